@@ -1,0 +1,22 @@
+"""mxnet2caffe: convert MXNet models to Caffe models that give the same numbers."""
+
+from .convert import ConversionSummary, convert
+from .converters.context import ConvertOptions
+from .errors import (
+    ConversionError,
+    InputFileError,
+    NodeError,
+    ShapeError,
+    UnsupportedOpsError,
+)
+
+__all__ = [
+    "ConversionError",
+    "ConversionSummary",
+    "ConvertOptions",
+    "InputFileError",
+    "NodeError",
+    "ShapeError",
+    "UnsupportedOpsError",
+    "convert",
+]

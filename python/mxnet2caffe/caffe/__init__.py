@@ -1,0 +1,1 @@
+"""Caffe side: the model schema and the writers for .prototxt and .caffemodel."""

@@ -1,0 +1,111 @@
+"""Net -> .prototxt text and .caffemodel bytes, and writing both atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, List, Mapping, Tuple
+
+from google.protobuf import text_format
+from google.protobuf.message import Message
+
+from .. import _native
+from .net import Layer, Net
+from .schema import LayerParameter, NetParameter
+
+_NET_LAYER_FIELD = NetParameter.DESCRIPTOR.fields_by_name["layer"].number
+_LAYER_BLOBS_FIELD = LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
+
+
+def _fill(message: Message, values: Mapping[str, Any]) -> None:
+    """Sets message fields from nested dicts; lists go to repeated fields."""
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            _fill(getattr(message, key), value)
+        elif isinstance(value, (list, tuple)):
+            field = getattr(message, key)
+            for item in value:
+                if isinstance(item, Mapping):
+                    _fill(field.add(), item)
+                else:
+                    field.append(item)
+        else:
+            setattr(message, key, value)
+
+
+def _layer_message(layer: Layer) -> Message:
+    message = LayerParameter(name=layer.name, type=layer.type)
+    message.bottom.extend(layer.bottoms)
+    message.top.extend(layer.tops)
+    _fill(message, layer.params)
+    return message
+
+
+def _input_layers(net: Net) -> List[Layer]:
+    return [
+        Layer(
+            name=tensor.blob,
+            type="Input",
+            bottoms=(),
+            tops=(tensor.blob,),
+            params={"input_param": {"shape": [{"dim": list(tensor.shape)}]}},
+        )
+        for tensor in net.inputs
+    ]
+
+
+def prototxt_text(net: Net) -> str:
+    message = NetParameter(name=net.name)
+    for layer in _input_layers(net) + net.layers:
+        message.layer.add().CopyFrom(_layer_message(layer))
+    return text_format.MessageToString(message)
+
+
+def caffemodel_bytes(net: Net) -> bytes:
+    """NetParameter bytes with every layer and its blobs.
+
+    Protobuf messages are concatenations of fields, so each layer is its parameter bytes
+    followed by blob fields encoded natively (float data dominates the file size).
+    """
+    chunks = [NetParameter(name=net.name).SerializeToString()]
+    for layer in _input_layers(net) + net.layers:
+        body = _layer_message(layer).SerializeToString()
+        if layer.blobs:
+            body += _native.encode_blobs_field(list(layer.blobs), _LAYER_BLOBS_FIELD)
+        chunks.append(_native.length_delimited(_NET_LAYER_FIELD, body))
+    return b"".join(chunks)
+
+
+def write_files_atomically(contents: List[Tuple[Path, bytes]]) -> None:
+    """Writes every file to a temporary sibling, then renames them all into place.
+
+    A failure before the renames leaves existing outputs untouched and no partial file.
+    """
+    temporaries: List[Tuple[str, Path]] = []
+    try:
+        for path, data in contents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            temporaries.append((temporary, path))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        for temporary, path in temporaries:
+            os.replace(temporary, path)
+    finally:
+        for temporary, _ in temporaries:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+
+def write_net(net: Net, prefix: "str | os.PathLike[str]") -> Tuple[Path, Path]:
+    """Writes PREFIX.prototxt and PREFIX.caffemodel; returns their paths."""
+    prefix = Path(prefix)
+    prototxt = prefix.with_name(prefix.name + ".prototxt")
+    caffemodel = prefix.with_name(prefix.name + ".caffemodel")
+    write_files_atomically(
+        [(prototxt, prototxt_text(net).encode("utf-8")), (caffemodel, caffemodel_bytes(net))]
+    )
+    return prototxt, caffemodel

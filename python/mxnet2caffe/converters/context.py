@@ -1,0 +1,127 @@
+"""What a converter sees of the graph: one node, its inputs' tensors and its weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..attrs import Attrs
+from ..caffe.net import Layer, Shape, Tensor
+from ..errors import NodeError
+from ..graph import Node
+from .registry import Converted
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Choices a user makes about the emitted model (more arrive with native layers)."""
+
+
+class NodeContext:
+    def __init__(
+        self,
+        node: Node,
+        inputs: Sequence[Optional[Tensor]],
+        weights: Sequence[Optional[Tuple[str, Optional[np.ndarray]]]],
+        options: ConvertOptions,
+    ) -> None:
+        """`inputs[i]` is the tensor of input i, None when input i is a weight variable;
+        `weights[i]` is (variable name, array or None if the params lack it) for those."""
+        self.node = node
+        self._inputs = list(inputs)
+        self._weights = list(weights)
+        self.options = options
+
+    @property
+    def attrs(self) -> Attrs:
+        return self.node.attrs
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self._inputs)
+
+    def error(self, message: str) -> NodeError:
+        return NodeError(self.node.name, self.node.op, message)
+
+    def input(self, index: int = 0) -> Tensor:
+        if index >= len(self._inputs):
+            raise self.error(f"expected at least {index + 1} input(s), got {len(self._inputs)}")
+        tensor = self._inputs[index]
+        if tensor is None:
+            variable = self._weights[index][0]
+            raise self.error(
+                f"input {index} '{variable}' is a variable with no value in the params and no "
+                f"input shape: give its shape with --input-shape {variable}:..."
+            )
+        return tensor
+
+    def weight_name(self, index: int) -> str:
+        entry = self._weights[index] if index < len(self._weights) else None
+        if entry is None:
+            raise self.error(f"input {index} must be a weight variable, but it is computed by the graph")
+        return entry[0]
+
+    def param(self, index: int, shape: Optional[Shape] = None) -> np.ndarray:
+        """The weight array at input `index`, float32, checked against `shape` if given."""
+        if index >= len(self._weights):
+            raise self.error(f"expected a weight at input {index}, got {len(self._weights)} inputs")
+        name = self.weight_name(index)
+        array = self._weights[index][1]
+        if array is None:
+            raise self.error(f"weight '{name}' is missing from the params file")
+        if shape is not None and tuple(array.shape) != tuple(shape):
+            raise self.error(
+                f"weight '{name}' has shape {tuple(array.shape)} in the params file, "
+                f"but the graph needs {tuple(shape)}"
+            )
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    def layer_name(self, suffix: str = "") -> str:
+        """Names of extra layers and blobs: the node's name, then '/suffix'."""
+        return f"{self.node.name}/{suffix}" if suffix else self.node.name
+
+    def output_blob(self, index: int = 0, count: int = 1) -> str:
+        return self.node.name if count == 1 else f"{self.node.name}_output{index}"
+
+    def layer(
+        self,
+        type_: str,
+        bottoms: Sequence[str],
+        tops: Sequence[str],
+        params: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        blobs: Sequence[np.ndarray] = (),
+        suffix: str = "",
+    ) -> Layer:
+        return Layer(
+            name=self.layer_name(suffix),
+            type=type_,
+            bottoms=tuple(bottoms),
+            tops=tuple(tops),
+            params=dict(params or {}),
+            blobs=tuple(blobs),
+        )
+
+    def single(
+        self,
+        type_: str,
+        bottoms: Sequence[str],
+        shape: Shape,
+        params: Optional[Dict[str, Mapping[str, Any]]] = None,
+        blobs: Sequence[np.ndarray] = (),
+    ) -> Converted:
+        """The common case: one Caffe layer named after the node, one output."""
+        top = self.output_blob()
+        return Converted(
+            layers=(self.layer(type_, bottoms, (top,), params, blobs),),
+            outputs=(Tensor(top, tuple(shape)),),
+        )
+
+    def alias(self, tensor: Tensor) -> Converted:
+        """An op that is the identity at inference: no layer, the input stands for it."""
+        return Converted(layers=(), outputs=(tensor,))

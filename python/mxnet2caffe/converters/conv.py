@@ -1,0 +1,71 @@
+"""Convolution -> Caffe Convolution."""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+from ..caffe.net import Shape
+from .context import NodeContext
+from .registry import Converted, converter
+
+
+def _pair(ctx: NodeContext, key: str, default: Tuple[int, ...], rank: int) -> Tuple[int, ...]:
+    values = ctx.attrs.int_tuple(key, default) or default
+    if len(values) == 1:
+        values = values * rank
+    if len(values) != rank:
+        raise ctx.error(f"attribute '{key}' {values} does not match the {rank}-d kernel")
+    return values
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@converter("Convolution", "Convolution_v1")
+def convert_convolution(ctx: NodeContext) -> Converted:
+    data = ctx.input(0)
+    kernel = ctx.attrs.int_tuple("kernel")
+    if len(kernel) != 2 or len(data.shape) != 4:
+        raise ctx.error(f"only 2-d convolution on NCHW input is supported (kernel {kernel}, input {data.shape})")
+    stride = _pair(ctx, "stride", (1, 1), 2)
+    pad = _pair(ctx, "pad", (0, 0), 2)
+    dilate = _pair(ctx, "dilate", (1, 1), 2)
+    num_filter = ctx.attrs.int("num_filter")
+    group = ctx.attrs.int("num_group", 1)
+    no_bias = ctx.attrs.bool("no_bias", False)
+    layout = ctx.attrs.str("layout", None)
+    if layout not in (None, "NCHW"):
+        raise ctx.error(f"layout {layout} is not supported, only NCHW")
+    ctx.attrs.str("workspace", None)  # memory hints for MXNet's own kernels
+    ctx.attrs.str("cudnn_tune", None)
+    ctx.attrs.str("cudnn_off", None)
+    n, channels, height, width = data.shape
+    if channels % group or num_filter % group:
+        raise ctx.error(f"{channels} input channels / {num_filter} filters do not divide into {group} groups")
+    blobs = [ctx.param(1, (num_filter, channels // group) + kernel)]
+    if not no_bias:
+        blobs.append(ctx.param(2, (num_filter,)))
+    out: Shape = (
+        n,
+        num_filter,
+        conv_output_size(height, kernel[0], stride[0], pad[0], dilate[0]),
+        conv_output_size(width, kernel[1], stride[1], pad[1], dilate[1]),
+    )
+    if min(out[2:]) <= 0:
+        raise ctx.error(f"output would be empty for input {data.shape}")
+    params = {
+        "num_output": num_filter,
+        "bias_term": not no_bias,
+        "kernel_h": kernel[0],
+        "kernel_w": kernel[1],
+        "stride_h": stride[0],
+        "stride_w": stride[1],
+        "pad_h": pad[0],
+        "pad_w": pad[1],
+        "group": group,
+    }
+    if dilate != (1, 1):
+        # Caffe has no dilation_h/w: a repeated field holds one value or one per axis
+        params["dilation"] = list(dilate) if dilate[0] != dilate[1] else [dilate[0]]
+    return ctx.single("Convolution", [data.blob], out, {"convolution_param": params}, blobs)

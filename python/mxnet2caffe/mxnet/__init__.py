@@ -1,0 +1,1 @@
+"""MXNet side: readers for the symbol JSON and the .params files."""

@@ -1,0 +1,133 @@
+"""Builds MXNet graphs, converts them and runs both sides in real runtimes.
+
+Every numerical test goes through `assert_converts_exactly`: real MXNet 1.9.1 on one side,
+real Caffe runtimes (OpenCV DNN now) on the other, compared by relative max error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+import mxnet2caffe
+
+TOLERANCE = 1e-4
+
+
+def relative_max_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """max |actual - expected| / max |expected|: the error relative to the output's scale."""
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return float(np.max(np.abs(actual - expected))) / max(scale, 1e-12) if expected.size else 0.0
+
+
+def random_params(
+    sym: mx.sym.Symbol, input_shapes: Mapping[str, Sequence[int]], seed: int = 0
+) -> Tuple[Dict[str, mx.nd.NDArray], Dict[str, mx.nd.NDArray]]:
+    """Random weights for every argument that is not an input, and non-trivial BN stats."""
+    rng = np.random.default_rng(seed)
+    arg_shapes, _, aux_shapes = sym.infer_shape(**input_shapes)
+    args = {}
+    for name, shape in zip(sym.list_arguments(), arg_shapes):
+        if name in input_shapes or name.endswith("label"):
+            continue
+        if name.endswith("gamma"):
+            values = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("beta") or name.endswith("bias"):
+            values = rng.normal(0, 0.5, shape)
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            values = rng.normal(0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
+        args[name] = mx.nd.array(values, dtype="float32")
+    aux = {}
+    for name, shape in zip(sym.list_auxiliary_states(), aux_shapes):
+        values = rng.uniform(0.5, 2.0, shape) if name.endswith("var") else rng.normal(0, 0.5, shape)
+        aux[name] = mx.nd.array(values, dtype="float32")
+    return args, aux
+
+
+def save_model(
+    sym: mx.sym.Symbol,
+    args: Mapping[str, mx.nd.NDArray],
+    aux: Mapping[str, mx.nd.NDArray],
+    directory: Path,
+    name: str = "model",
+) -> Tuple[Path, Path]:
+    """Writes NAME-symbol.json and NAME-0000.params as mx.model.save_checkpoint does."""
+    symbol_path = directory / f"{name}-symbol.json"
+    params_path = directory / f"{name}-0000.params"
+    sym.save(str(symbol_path))
+    saved = {f"arg:{k}": v for k, v in args.items()}
+    saved.update({f"aux:{k}": v for k, v in aux.items()})
+    mx.nd.save(str(params_path), saved)
+    return symbol_path, params_path
+
+
+def mxnet_forward(
+    sym: mx.sym.Symbol,
+    args: Mapping[str, mx.nd.NDArray],
+    aux: Mapping[str, mx.nd.NDArray],
+    inputs: Mapping[str, np.ndarray],
+) -> List[np.ndarray]:
+    bound_args = dict(args)
+    bound_args.update({k: mx.nd.array(v) for k, v in inputs.items()})
+    arg_shapes, _, _ = sym.infer_shape(**{k: v.shape for k, v in inputs.items()})
+    for name, shape in zip(sym.list_arguments(), arg_shapes):
+        bound_args.setdefault(name, mx.nd.zeros(shape))  # labels: unused at inference
+    executor = sym.bind(mx.cpu(), bound_args, aux_states=dict(aux), grad_req="null")
+    return [out.asnumpy() for out in executor.forward(is_train=False)]
+
+
+def opencv_forward(
+    prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+) -> List[np.ndarray]:
+    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.enableWinograd(False)  # Winograd convolution trades accuracy for speed
+    for name, value in inputs.items():
+        net.setInput(np.ascontiguousarray(value, dtype=np.float32), name)
+    return [np.asarray(out) for out in net.forward(list(outputs))]
+
+
+RUNTIMES = {"opencv": opencv_forward}
+
+
+def random_inputs(shapes: Mapping[str, Sequence[int]], seed: int = 1) -> Dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {k: rng.normal(0, 1, tuple(s)).astype(np.float32) for k, s in shapes.items()}
+
+
+def assert_converts_exactly(
+    sym: mx.sym.Symbol,
+    input_shapes: Mapping[str, Sequence[int]],
+    directory: Path,
+    args: Optional[Mapping[str, mx.nd.NDArray]] = None,
+    aux: Optional[Mapping[str, mx.nd.NDArray]] = None,
+    tolerance: float = TOLERANCE,
+    inputs: Optional[Mapping[str, np.ndarray]] = None,
+    options: Optional[mxnet2caffe.ConvertOptions] = None,
+) -> mxnet2caffe.ConversionSummary:
+    """Saves `sym` with (random) weights, converts it, and checks every head in every runtime."""
+    if args is None or aux is None:
+        random_args, random_aux = random_params(sym, input_shapes)
+        args = random_args if args is None else args
+        aux = random_aux if aux is None else aux
+    symbol_path, params_path = save_model(sym, args, aux, directory)
+    summary = mxnet2caffe.convert(
+        symbol_path, params_path, dict(input_shapes), directory / "converted", options
+    )
+    inputs = dict(inputs) if inputs is not None else random_inputs(input_shapes)
+    expected = mxnet_forward(sym, args, aux, inputs)
+    output_names = list(summary.outputs)
+    assert len(output_names) == len(expected)
+    for runtime, forward in RUNTIMES.items():
+        actual = forward(summary.prototxt, summary.caffemodel, inputs, output_names)
+        for name, want, got in zip(output_names, expected, actual):
+            assert tuple(summary.outputs[name]) == want.shape, (runtime, name)
+            assert got.shape == want.shape, f"{runtime}: {name}: shape {got.shape} != MXNet {want.shape}"
+            error = relative_max_error(got, want)
+            assert error <= tolerance, f"{runtime}: {name}: relative max error {error:.3g} > {tolerance}"
+    return summary
