@@ -7,21 +7,16 @@ real Caffe runtimes (OpenCV DNN now) on the other, compared by relative max erro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
-import cv2
 import mxnet as mx
 import numpy as np
 
 import mxnet2caffe
+from mxnet2caffe.verify.compare import compare
+from mxnet2caffe.verify.runtimes import mxnet_forward, opencv_forward
 
 TOLERANCE = 1e-4
-
-
-def relative_max_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """max |actual - expected| / max |expected|: the error relative to the output's scale."""
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    return float(np.max(np.abs(actual - expected))) / max(scale, 1e-12) if expected.size else 0.0
 
 
 def random_params(
@@ -66,32 +61,6 @@ def save_model(
     return symbol_path, params_path
 
 
-def mxnet_forward(
-    sym: mx.sym.Symbol,
-    args: Mapping[str, mx.nd.NDArray],
-    aux: Mapping[str, mx.nd.NDArray],
-    inputs: Mapping[str, np.ndarray],
-) -> List[np.ndarray]:
-    bound_args = dict(args)
-    bound_args.update({k: mx.nd.array(v) for k, v in inputs.items()})
-    arg_shapes, _, _ = sym.infer_shape(**{k: v.shape for k, v in inputs.items()})
-    for name, shape in zip(sym.list_arguments(), arg_shapes):
-        bound_args.setdefault(name, mx.nd.zeros(shape))  # labels: unused at inference
-    executor = sym.bind(mx.cpu(), bound_args, aux_states=dict(aux), grad_req="null")
-    return [out.asnumpy() for out in executor.forward(is_train=False)]
-
-
-def opencv_forward(
-    prototxt: Path, caffemodel: Path, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
-) -> List[np.ndarray]:
-    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
-    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-    net.enableWinograd(False)  # Winograd convolution trades accuracy for speed
-    for name, value in inputs.items():
-        net.setInput(np.ascontiguousarray(value, dtype=np.float32), name)
-    return [np.asarray(out) for out in net.forward(list(outputs))]
-
-
 RUNTIMES = {"opencv": opencv_forward}
 
 
@@ -120,14 +89,14 @@ def assert_converts_exactly(
         symbol_path, params_path, dict(input_shapes), directory / "converted", options
     )
     inputs = dict(inputs) if inputs is not None else random_inputs(input_shapes)
-    expected = mxnet_forward(sym, args, aux, inputs)
+    expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)
     assert len(output_names) == len(expected)
     for runtime, forward in RUNTIMES.items():
         actual = forward(summary.prototxt, summary.caffemodel, inputs, output_names)
         for name, want, got in zip(output_names, expected, actual):
             assert tuple(summary.outputs[name]) == want.shape, (runtime, name)
+            result = compare(name, got, want)
             assert got.shape == want.shape, f"{runtime}: {name}: shape {got.shape} != MXNet {want.shape}"
-            error = relative_max_error(got, want)
-            assert error <= tolerance, f"{runtime}: {name}: relative max error {error:.3g} > {tolerance}"
+            assert result.within(tolerance), f"{runtime}: {name}: relative max error {result.relative_error:.3g} > {tolerance}"
     return summary

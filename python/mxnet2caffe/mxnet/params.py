@@ -1,0 +1,279 @@
+"""Reads MXNet `.params` files (the NDArray lists `mx.nd.save` writes) without MXNet.
+
+Layout, as MXNet's NDArray::Save writes it (src/ndarray/ndarray.cc), all little-endian:
+
+  file:   u64 0x112, u64 reserved, u64 n, n x array, u64 m, m x (u64 length, utf-8 name)
+  array:  u32 magic, then by magic
+            0xF993FAC9 (V2), 0xF993FACA (V3, np-shape): i32 storage type, [sparse:
+                storage shape], shape
+            0xF993FAC8 (V1): shape
+            anything else (legacy): the magic is ndim, followed by ndim x u32 dims
+          and unless the shape is "none": i32 dev_type, i32 dev_id, i32 type flag,
+          [sparse: aux types and shapes], raw data, [sparse: aux data]
+  shape:  i32 ndim, ndim x i64 dims; ndim -1 or a dim of -1 means unknown ("none")
+
+ndim 0 means "none" (an uninitialized NDArray) except in V3, where it is a 0-d scalar.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import struct
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from ..errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+_LIST_MAGIC = 0x112
+_V1_MAGIC = 0xF993FAC8
+_V2_MAGIC = 0xF993FAC9
+_V3_MAGIC = 0xF993FACA
+
+_F32 = np.dtype(np.float32)
+_BF16_FLAG = 12
+# mshadow type flag -> (dtype as stored, dtype returned). Floats are widened or
+# narrowed to float32 because that is what Caffe stores; integers are left to the
+# converter. bfloat16 (12) is stored as u16 and widened by hand.
+_DTYPES = {
+    0: (np.dtype("<f4"), _F32),
+    1: (np.dtype("<f8"), _F32),
+    2: (np.dtype("<f2"), _F32),
+    3: (np.dtype("u1"), np.dtype(np.uint8)),
+    4: (np.dtype("<i4"), np.dtype(np.int32)),
+    5: (np.dtype("i1"), np.dtype(np.int8)),
+    6: (np.dtype("<i8"), np.dtype(np.int64)),
+    7: (np.dtype("?"), np.dtype(np.bool_)),
+    8: (np.dtype("<i2"), np.dtype(np.int16)),
+    9: (np.dtype("<u2"), np.dtype(np.uint16)),
+    10: (np.dtype("<u4"), np.dtype(np.uint32)),
+    11: (np.dtype("<u8"), np.dtype(np.uint64)),
+    _BF16_FLAG: (np.dtype("<u2"), _F32),
+}
+# Storage type -> (name, number of aux arrays): row_sparse has indices, csr has
+# indptr and indices.
+_SPARSE = {1: ("row_sparse", 1), 2: ("csr", 2)}
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+
+Shape = Tuple[int, ...]
+
+
+class _Sparse:
+    """Stands in for a sparse array, so the error can name it once names are read."""
+
+    def __init__(self, stype_name: str) -> None:
+        self.stype_name = stype_name
+
+
+class _Reader:
+    """Offset-based parser over the whole file; every read is bounds-checked."""
+
+    def __init__(self, path: str, data: bytes) -> None:
+        self.path = path
+        self.data = data
+        self.pos = 0
+        self.what = "the file header"  # names the current item in error messages
+
+    def fail(self, message: str) -> InputFileError:
+        return InputFileError(self.path, message)
+
+    def take(self, size: int) -> int:
+        """Returns the offset of the next `size` bytes and moves past them."""
+        start = self.pos
+        if size > len(self.data) - start:
+            raise self.fail(
+                f"truncated at byte {len(self.data)} while reading {self.what}"
+            )
+        self.pos = start + size
+        return start
+
+    def unpack(self, fmt: struct.Struct) -> int:
+        return fmt.unpack_from(self.data, self.take(fmt.size))[0]
+
+    def dims(self, ndim: int, dtype: str) -> List[int]:
+        item = np.dtype(dtype).itemsize
+        offset = self.take(ndim * item)
+        if ndim == 0:
+            return []
+        return np.frombuffer(self.data, dtype, ndim, offset).tolist()
+
+    def shape(self) -> Optional[Shape]:
+        """Reads an int64 shape; None if it is unknown."""
+        ndim = self.unpack(_I32)
+        if ndim == -1:
+            return None
+        if ndim < -1:
+            raise self.fail(f"{self.what} has an invalid ndim {ndim}")
+        dims = self.dims(ndim, "<i8")
+        if -1 in dims:
+            return None
+        if any(d < 0 for d in dims):
+            raise self.fail(f"{self.what} has an invalid shape {tuple(dims)}")
+        return tuple(dims)
+
+    def dtype(self) -> Tuple[int, np.dtype, np.dtype]:
+        flag = self.unpack(_I32)
+        if flag not in _DTYPES:
+            raise self.fail(f"{self.what} has an unknown dtype flag {flag}")
+        stored, out = _DTYPES[flag]
+        return flag, stored, out
+
+
+def _read_array(r: _Reader) -> Union[np.ndarray, _Sparse, None]:
+    """Reads one array; None for an uninitialized ("none") one."""
+    magic = r.unpack(_U32)
+    stype = 0
+    if magic in (_V2_MAGIC, _V3_MAGIC):
+        stype = r.unpack(_I32)
+        if stype != 0 and stype not in _SPARSE:
+            raise r.fail(f"{r.what} has an unknown storage type {stype}")
+    if magic in (_V1_MAGIC, _V2_MAGIC, _V3_MAGIC):
+        storage_shape = r.shape() if stype else None
+        shape = r.shape()
+        # Only np-shape (V3) files can hold 0-d arrays; elsewhere ndim 0 is "none".
+        if shape is None or (shape == () and magic != _V3_MAGIC):
+            return None
+    else:
+        # Pre-V1 files: the magic is ndim and the dims are u32.
+        shape = tuple(r.dims(magic, "<u4"))
+        if shape == ():
+            return None
+
+    r.take(8)  # context (dev_type, dev_id): where it lived when saved, irrelevant here
+    flag, stored, out = r.dtype()
+
+    if stype:
+        return _skip_sparse(r, stype, storage_shape, stored)
+
+    count = math.prod(shape)
+    offset = r.take(count * stored.itemsize)
+    if count == 0:
+        try:
+            return np.zeros(shape, out)
+        except ValueError:  # e.g. (0, 2**62): numpy refuses the other dims
+            raise r.fail(f"{r.what} has an impossible shape {shape}") from None
+    raw = np.frombuffer(r.data, stored, count, offset).reshape(shape)
+    if flag == _BF16_FLAG:
+        # bfloat16 is the high half of a float32.
+        arr = np.empty(shape, np.float32)
+        bits = arr.view(np.uint32)
+        bits[...] = raw
+        bits <<= 16
+        return arr
+    # astype copies: the result owns its memory (not the file's), is C-contiguous,
+    # writable and in native byte order.
+    return raw.astype(out)
+
+
+def _skip_sparse(
+    r: _Reader, stype: int, storage_shape: Optional[Shape], stored: np.dtype
+) -> _Sparse:
+    """Moves past a sparse array's aux headers and data."""
+    name, n_aux = _SPARSE[stype]
+    sizes = []
+    for _ in range(n_aux):
+        _, aux_stored, _ = r.dtype()
+        aux_shape = r.shape()
+        sizes.append((aux_shape, aux_stored.itemsize))
+    sizes.insert(0, (storage_shape, stored.itemsize))
+    for shape, itemsize in sizes:
+        if shape is None:
+            raise r.fail(f"{r.what}: sparse storage not supported ({name})")
+        r.take(math.prod(shape) * itemsize)
+    return _Sparse(name)
+
+
+def read_params(path: "str | os.PathLike[str]") -> Dict[str, np.ndarray]:
+    """Reads an MXNet .params file into name -> array, in file order.
+
+    The 'arg:'/'aux:' prefixes of Module/export files are stripped; Gluon's bare
+    names are kept as they are. float16, float64 and bfloat16 arrays come back as
+    float32, integer and bool arrays keep their dtype. Arrays are C-contiguous,
+    native byte order and own their memory. Uninitialized ("none") arrays are left
+    out with a warning. Raises InputFileError for anything that is not a readable,
+    dense, named NDArray list.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise InputFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a .params file") from None
+    except OSError as e:
+        raise InputFileError(path, f"cannot read: {e.strerror or e}") from None
+
+    r = _Reader(path, data)
+    if len(data) < 8:
+        raise r.fail(f"not an MXNet .params file ({len(data)} bytes long)")
+    magic = r.unpack(_U64)
+    if magic != _LIST_MAGIC:
+        raise r.fail(f"not an MXNet .params file (magic 0x{magic:x} != 0x112)")
+    r.take(8)  # reserved; MXNet ignores it too
+
+    r.what = "the array count"
+    n_arrays = r.unpack(_U64)
+    # No preallocation from counts: a corrupt count must end in "truncated", each
+    # item consumes at least 4 bytes.
+    arrays: List[Union[np.ndarray, _Sparse, None]] = []
+    for k in range(n_arrays):
+        r.what = f"array {k}"
+        arrays.append(_read_array(r))
+
+    r.what = "the name count"
+    n_names = r.unpack(_U64)
+    names: List[str] = []
+    for k in range(n_names):
+        r.what = f"name {k}"
+        length = r.unpack(_U64)
+        start = r.take(length)
+        try:
+            names.append(data[start : start + length].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise r.fail(f"name {k} is not valid UTF-8") from None
+
+    if r.pos != len(data):
+        raise r.fail(
+            f"{len(data) - r.pos} trailing bytes after the last name (from byte {r.pos})"
+        )
+    if n_names == 0 and n_arrays > 0:
+        raise r.fail(
+            f"the file has no names ({n_arrays} unnamed arrays); "
+            "parameters must be saved as a dict"
+        )
+    if n_names != n_arrays:
+        raise r.fail(f"the file has {n_names} names for {n_arrays} arrays")
+
+    params: Dict[str, np.ndarray] = {}
+    seen: Dict[str, Tuple[int, str]] = {}  # stripped name -> (index, name in file)
+    for k, (name, value) in enumerate(zip(names, arrays)):
+        if isinstance(value, _Sparse):
+            raise r.fail(
+                f"array {k} '{name}': sparse storage not supported ({value.stype_name})"
+            )
+        key = name[4:] if name.startswith(("arg:", "aux:")) else name
+        if not key:
+            raise r.fail(f"array {k} has an empty name {name!r}")
+        if key in seen:
+            j, other = seen[key]
+            if other == name:
+                raise r.fail(f"duplicate name '{name}' (arrays {j} and {k})")
+            raise r.fail(
+                f"names '{other}' and '{name}' (arrays {j} and {k}) "
+                f"both give parameter '{key}'"
+            )
+        seen[key] = (k, name)
+        if value is None:
+            log.warning("%s: array %d '%s' is uninitialized, skipped", path, k, name)
+            continue
+        params[key] = value
+    log.debug("%s: read %d arrays", path, len(params))
+    return params
