@@ -1,0 +1,1 @@
+"""Running the MXNet original and the converted Caffe model side by side, and comparing."""
