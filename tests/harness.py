@@ -14,7 +14,8 @@ import numpy as np
 
 import mxnet2caffe
 from mxnet2caffe.verify.compare import compare
-from mxnet2caffe.verify.runtimes import mxnet_forward, opencv_forward
+from mxnet2caffe.verify.outputs import BACKENDS, random_inputs
+from mxnet2caffe.verify.runtimes import mxnet_forward
 
 TOLERANCE = 1e-4
 
@@ -61,14 +62,6 @@ def save_model(
     return symbol_path, params_path
 
 
-RUNTIMES = {"opencv": opencv_forward}
-
-
-def random_inputs(shapes: Mapping[str, Sequence[int]], seed: int = 1) -> Dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {k: rng.normal(0, 1, tuple(s)).astype(np.float32) for k, s in shapes.items()}
-
-
 def assert_converts_exactly(
     sym: mx.sym.Symbol,
     input_shapes: Mapping[str, Sequence[int]],
@@ -92,7 +85,7 @@ def assert_converts_exactly(
     expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)
     assert len(output_names) == len(expected)
-    for runtime, forward in RUNTIMES.items():
+    for runtime, forward in BACKENDS.items():
         actual = forward(summary.prototxt, summary.caffemodel, inputs, output_names)
         for name, want, got in zip(output_names, expected, actual):
             assert tuple(summary.outputs[name]) == want.shape, (runtime, name)

@@ -7,11 +7,14 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
-from .convert import candidate_inputs, convert, unsupported_nodes
+from .convert import convert, likely_data_inputs, unsupported_nodes
 from .errors import ConversionError
+from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
+from .verify.compare import Comparison
+from .verify.outputs import BACKENDS, input_shapes, random_inputs, verify_outputs
 
 log = logging.getLogger("mxnet2caffe")
 
@@ -52,7 +55,38 @@ def run_convert(args: argparse.Namespace) -> int:
     print(f"wrote {summary.prototxt}")
     print(f"wrote {summary.caffemodel}")
     print(f"{summary.layer_count} layers; inputs {_describe(summary.inputs)}; outputs {_describe(summary.outputs)}")
+    if not args.verify:
+        return 0
+    return _verify(symbol, params, summary.prototxt, summary.caffemodel, args.backend, args.tolerance)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    symbol, params = model_files(args.model, args.params)
+    return _verify(symbol, params, Path(args.prototxt), Path(args.caffemodel), args.backend, args.tolerance)
+
+
+def _verify(symbol: Path, params: Path, prototxt: Path, caffemodel: Path, backend: str, tolerance: float) -> int:
+    inputs = random_inputs(input_shapes(prototxt))
+    graph = read_symbol(symbol)
+    outputs = [graph.node(ref).name for ref in graph.heads]
+    rows = verify_outputs(symbol, params, prototxt, caffemodel, inputs, outputs, backend)
+    print(f"MXNet vs Caffe model in {backend}, seeded random input, tolerance {tolerance:g} (relative max error)")
+    _print_rows(rows, tolerance)
+    failed = [row.name for row in rows if not row.within(tolerance)]
+    if failed:
+        print(f"FAILED: {', '.join(failed)} over tolerance")
+        return 1
+    print("OK: every output within tolerance")
     return 0
+
+
+def _print_rows(rows: Sequence[Comparison], tolerance: float) -> None:
+    width = max(len(row.name) for row in rows)
+    print(f"  {'output':<{width}}  {'shape':<18} {'max abs err':>12} {'rel err':>10} {'cosine':>10}")
+    for row in rows:
+        shape = "x".join(map(str, row.shape))
+        flag = "" if row.within(tolerance) else "  <-- over tolerance"
+        print(f"  {row.name:<{width}}  {shape:<18} {row.max_abs_error:>12.3g} {row.relative_error:>10.3g} {row.cosine:>10.6f}{flag}")
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -65,8 +99,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     for op, count in sorted(ops.items(), key=lambda item: (-item[1], item[0])):
         mark = "  UNSUPPORTED" if op in missing else ""
         print(f"  {op:<{width}}  {count:>5}{mark}")
-    print("inputs (variables without params, given a params file they are the data inputs):")
-    print("  " + ", ".join(candidate_inputs(graph, {}) if args.all_variables else _likely_inputs(graph)))
+    params = read_params(args.params) if args.params else {}
+    print("inputs: " + ", ".join(likely_data_inputs(graph, params)))
     heads = [graph.node(ref).name for ref in graph.heads]
     print("heads: " + ", ".join(heads))
     if missing:
@@ -76,18 +110,13 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _likely_inputs(graph) -> List[str]:
-    """Without params, guess data inputs: variables not named like weights or labels."""
-    suffixes = ("weight", "bias", "gamma", "beta", "moving_mean", "moving_var", "label")
-    return [
-        node.name
-        for node in graph.variables()
-        if not node.name.endswith(suffixes) and not node.name.endswith("_alpha")
-    ]
-
-
 def _describe(tensors: Dict[str, Tuple[int, ...]]) -> str:
     return ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in tensors.items())
+
+
+def _verify_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="opencv", help="the Caffe runtime")
+    parser.add_argument("--tolerance", type=float, default=1e-4, help="relative max error allowed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,11 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[NAME:]D1,D2,...", help="shape of an input; repeat for several inputs",
     )
     conv.add_argument("--output", "-o", required=True, help="writes OUTPUT.prototxt and OUTPUT.caffemodel")
+    conv.add_argument("--verify", action="store_true", help="then compare the outputs with MXNet's")
+    _verify_options(conv)
     conv.set_defaults(run=run_convert)
+
+    verify = commands.add_parser("verify", help="compare a converted model's outputs with MXNet's")
+    verify.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")
+    verify.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
+    verify.add_argument("prototxt", help="the converted NET.prototxt")
+    verify.add_argument("caffemodel", help="the converted NET.caffemodel")
+    _verify_options(verify)
+    verify.set_defaults(run=run_verify)
 
     inspect = commands.add_parser("inspect", help="ops, inputs and heads of a symbol; unsupported ops")
     inspect.add_argument("symbol", help="SYMBOL.json")
-    inspect.add_argument("--all-variables", action="store_true", help="list every variable as an input")
+    inspect.add_argument("params", nargs="?", help="FILE.params: tells inputs from weights exactly")
     inspect.set_defaults(run=run_inspect)
     return parser
 

@@ -45,9 +45,18 @@ def unsupported_nodes(graph: Graph) -> List[Tuple[str, str]]:
     ]
 
 
+# names MXNet gives weights, aux states and training labels: never a data input
+_NOT_DATA_SUFFIXES = ("weight", "bias", "gamma", "beta", "moving_mean", "moving_var", "alpha", "label")
+
+
 def candidate_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str]:
-    """Variables with no value in the params: the data inputs (and training labels)."""
+    """Variables with no value in the params: the data inputs (and labels, lost weights)."""
     return [node.name for node in graph.variables() if node.name not in params]
+
+
+def likely_data_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str]:
+    """The candidates not named like a weight or label: what a bare input shape is for."""
+    return [name for name in candidate_inputs(graph, params) if not name.endswith(_NOT_DATA_SUFFIXES)]
 
 
 def resolve_input_shapes(
@@ -58,7 +67,7 @@ def resolve_input_shapes(
     resolved: Dict[str, Shape] = {}
     for name, shape in shapes.items():
         if name == "":
-            data = [c for c in candidates if not c.endswith("label")]
+            data = likely_data_inputs(graph, params)
             if len(data) != 1:
                 raise ShapeError(
                     f"{graph.source}: a shape without a name needs exactly one data input, "

@@ -1,0 +1,191 @@
+"""The command line on good and bad input: messages, exit codes, and files left behind."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import mxnet as mx
+import pytest
+
+from harness import random_params, save_model
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mxnet2caffe", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd,
+    )
+
+
+def conv_model(directory, name="model"):
+    data = mx.sym.Variable("data")
+    sym = mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv")
+    sym = mx.sym.Convolution(sym, kernel=(1, 1), num_filter=2, name="head")
+    args, aux = random_params(sym, {"data": (1, 3, 8, 8)})
+    return save_model(sym, args, aux, directory, name), sym, args
+
+
+def assert_clean_failure(result, *fragments, directory=None):
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+    if directory is not None:
+        assert not list(directory.glob("out*")), "a failed conversion left files behind"
+
+
+def test_convert_writes_both_files_and_reports(tmp_path):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    result = run_cli("convert", symbol, params, "--input-shape", "data:1,3,8,8", "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.prototxt").is_file() and (tmp_path / "out.caffemodel").is_file()
+    assert "outputs head 1x2x6x6" in result.stdout
+
+
+def test_checkpoint_form_and_bare_shape(tmp_path):
+    conv_model(tmp_path, "net")
+    result = run_cli("convert", tmp_path / "net", "0", "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "inputs data 1x3x8x8" in result.stdout
+
+
+def test_convert_verify_passes(tmp_path):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    result = run_cli(
+        "convert", symbol, params, "--input-shape", "data:1,3,8,8", "--output", tmp_path / "out", "--verify"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK: every output within tolerance" in result.stdout
+
+
+def test_console_script_is_installed(tmp_path):
+    script = shutil.which("mxnet2caffe", path=os.path.dirname(sys.executable))
+    assert script, "pip install . must install the mxnet2caffe console script"
+    result = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "convert" in result.stdout
+
+
+def test_missing_symbol_file(tmp_path):
+    (_, params), _, _ = conv_model(tmp_path)
+    missing = tmp_path / "nope-symbol.json"
+    result = run_cli("convert", missing, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, str(missing), directory=tmp_path)
+
+
+def test_missing_params_file(tmp_path):
+    (symbol, _), _, _ = conv_model(tmp_path)
+    missing = tmp_path / "nope.params"
+    result = run_cli("convert", symbol, missing, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, str(missing), directory=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "not valid JSON"),
+        (json.dumps({"hello": 1}).encode(), "not an MXNet symbol"),
+        (json.dumps([1, 2, 3]).encode(), "not an MXNet symbol"),
+    ],
+)
+def test_bad_symbol_json(tmp_path, content, fragment):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    symbol.write_bytes(content)
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, str(symbol), fragment, directory=tmp_path)
+
+
+def test_truncated_params(tmp_path):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    params.write_bytes(params.read_bytes()[:100])
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, str(params), "truncated", directory=tmp_path)
+
+
+def test_params_with_wrong_magic(tmp_path):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    params.write_bytes(b"\x00" * 64)
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, str(params), "magic", directory=tmp_path)
+
+
+def test_weight_shape_disagrees_with_graph(tmp_path):
+    (symbol, params), sym, args = conv_model(tmp_path)
+    args = dict(args, conv_weight=mx.nd.ones((4, 3, 5, 5)))
+    save_model(sym, args, {}, tmp_path)
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, "node 'conv'", "Convolution", "conv_weight", "(4, 3, 5, 5)", "(4, 3, 3, 3)", directory=tmp_path)
+
+
+def test_missing_weight(tmp_path):
+    (symbol, params), sym, args = conv_model(tmp_path)
+    save_model(sym, {k: v for k, v in args.items() if k != "head_bias"}, {}, tmp_path)
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, "node 'head'", "head_bias", "missing", directory=tmp_path)
+
+
+def test_unsupported_ops_listed_at_once_with_counts(tmp_path):
+    data = mx.sym.Variable("data")
+    x = mx.sym.sin(mx.sym.Convolution(data, kernel=(1, 1), num_filter=2, name="conv"), name="sin_a")
+    x = mx.sym.sin(x, name="sin_b")
+    x = mx.sym.arccos(x, name="acos")
+    args, aux = random_params(x, {"data": (1, 3, 4, 4)})
+    symbol, params = save_model(x, args, aux, tmp_path)
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,4,4", "--output", tmp_path / "out")
+    assert_clean_failure(result, "3 node(s) use unsupported ops", "sin x2: sin_a, sin_b", "arccos x1: acos", directory=tmp_path)
+
+
+def test_unknown_input_name(tmp_path):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    result = run_cli("convert", symbol, params, "--input-shape", "image:1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, "'image' is not an input", "data", directory=tmp_path)
+
+
+def test_failed_conversion_keeps_existing_good_output(tmp_path):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    out = tmp_path / "out"
+    assert run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", out).returncode == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("out.*")}
+    params.write_bytes(params.read_bytes()[:-7])
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", out)
+    assert result.returncode == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("out*")} == before
+
+
+def test_inspect_lists_ops_and_unsupported(tmp_path):
+    data = mx.sym.Variable("data")
+    x = mx.sym.sin(mx.sym.Convolution(data, kernel=(1, 1), num_filter=2, name="conv"), name="s")
+    x.save(str(tmp_path / "m-symbol.json"))
+    result = run_cli("inspect", tmp_path / "m-symbol.json")
+    assert result.returncode == 1
+    assert "Convolution" in result.stdout and "sin" in result.stdout and "UNSUPPORTED" in result.stdout
+    assert "heads: s" in result.stdout
+
+
+def test_converts_where_mxnet_cannot_be_imported(tmp_path):
+    """The reader and writer are ours: conversion works with MXNet unimportable."""
+    (symbol, params), _, _ = conv_model(tmp_path)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["mxnet"] = None  # any 'import mxnet' now raises ImportError
+        try:
+            import mxnet
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("mxnet still importable")
+        import mxnet2caffe
+        summary = mxnet2caffe.convert({str(symbol)!r}, {str(params)!r}, {{"data": (1, 3, 8, 8)}}, {str(tmp_path / 'out')!r})
+        assert "mxnet" not in sys.modules or sys.modules["mxnet"] is None
+        print(summary.outputs)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "{'head': (1, 2, 6, 6)}" in result.stdout
+    assert (tmp_path / "out.caffemodel").stat().st_size > 4 * (4 * 3 * 9 + 2 * 4)
