@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from .caffe.net import Layer, Net, Shape, Tensor
 from .caffe.writer import write_net
 from .converters.context import ConvertOptions, NodeContext
 from .converters.registry import is_supported, lookup
-from .errors import ConversionError, ShapeError, UnsupportedOpsError
+from .errors import ConversionError, NodeError, ShapeError, UnsupportedOpsError
 from .graph import Graph, Node, TensorRef
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
@@ -100,6 +100,7 @@ def build_net(
     shapes = resolve_input_shapes(graph, params, input_shapes)
     net = Net(name=name or Path(graph.source).stem.replace("-symbol", ""))
     tensors: Dict[TensorRef, Tensor] = {}
+    used_params: Set[str] = set()
     for node in graph.reachable():
         if node.is_variable:
             if node.name in shapes:
@@ -107,14 +108,16 @@ def build_net(
                 net.inputs.append(tensor)
                 tensors[TensorRef(node.id, 0)] = tensor
             continue
-        converted = lookup(node.op)(_context(graph, node, tensors, params, options))
+        context = _context(graph, node, tensors, params, options)
+        converted = lookup(node.op)(context)
+        used_params |= context.used_params
         net.layers.extend(converted.layers)
         for index, tensor in enumerate(converted.outputs):
             tensors[TensorRef(node.id, index)] = tensor
             net.blob_of_output[_mxnet_output_name(node, index, len(converted.outputs))] = tensor.blob
         _log_unread_attributes(node)
     _add_outputs(graph, net, tensors)
-    _log_unused_params(graph, params)
+    _log_unused_params(params, used_params)
     return net
 
 
@@ -126,13 +129,13 @@ def _context(
     options: ConvertOptions,
 ) -> NodeContext:
     inputs: List[Optional[Tensor]] = []
-    weights: List[Optional[Tuple[str, Optional[np.ndarray]]]] = []
+    weight_names: List[Optional[str]] = []
     for ref in node.inputs:
         source = graph.node(ref)
         tensor = tensors.get(ref)
         inputs.append(tensor)
-        weights.append((source.name, params.get(source.name)) if source.is_variable and tensor is None else None)
-    return NodeContext(node, inputs, weights, options)
+        weight_names.append(source.name if source.is_variable and tensor is None else None)
+    return NodeContext(node, inputs, weight_names, params, options)
 
 
 def _mxnet_output_name(node: Node, index: int, count: int) -> str:
@@ -148,8 +151,10 @@ def _add_outputs(graph: Graph, net: Net, tensors: Mapping[TensorRef, Tensor]) ->
     for ref in graph.heads:
         node = graph.node(ref)
         tensor = tensors.get(ref)
-        if tensor is None:
+        if tensor is None and node.is_variable:
             raise ConversionError(f"{graph.source}: head '{node.name}' is a weight variable, not an output")
+        if tensor is None:
+            raise NodeError(node.name, node.op, f"output {ref.index} is a head but has no Caffe equivalent")
         if not node.is_variable and tensor in [tensors.get(r) for r in node.inputs]:
             net.layers.append(Layer(node.name, "Power", (tensor.blob,), (node.name,)))
             tensor = Tensor(node.name, tensor.shape)
@@ -162,8 +167,7 @@ def _log_unread_attributes(node: Node) -> None:
         log.warning("node '%s' (op %s): attributes not used by the converter: %s", node.name, node.op, unread)
 
 
-def _log_unused_params(graph: Graph, params: Mapping[str, np.ndarray]) -> None:
-    used = {node.name for node in graph.variables()}
+def _log_unused_params(params: Mapping[str, np.ndarray], used: Set[str]) -> None:
     unused = sorted(set(params) - used)
     if unused:
         log.info("%d params not used by the graph's outputs: %s", len(unused), ", ".join(unused[:10]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Set
 
 import numpy as np
 
@@ -24,15 +24,19 @@ class NodeContext:
         self,
         node: Node,
         inputs: Sequence[Optional[Tensor]],
-        weights: Sequence[Optional[Tuple[str, Optional[np.ndarray]]]],
+        weight_names: Sequence[Optional[str]],
+        params: Mapping[str, np.ndarray],
         options: ConvertOptions,
     ) -> None:
         """`inputs[i]` is the tensor of input i, None when input i is a weight variable;
-        `weights[i]` is (variable name, array or None if the params lack it) for those."""
+        `weight_names[i]` names that variable (None for computed inputs); `params` is every
+        array of the params file. Weights read are collected in `used_params`."""
         self.node = node
         self._inputs = list(inputs)
-        self._weights = list(weights)
+        self._weight_names = list(weight_names)
+        self._params = params
         self.options = options
+        self.used_params: Set[str] = set()
 
     @property
     def attrs(self) -> Attrs:
@@ -54,7 +58,7 @@ class NodeContext:
             raise self.error(f"expected at least {index + 1} input(s), got {len(self._inputs)}")
         tensor = self._inputs[index]
         if tensor is None:
-            variable = self._weights[index][0]
+            variable = self._weight_names[index]
             raise self.error(
                 f"input {index} '{variable}' is a variable with no value in the params and no "
                 f"input shape: give its shape with --input-shape {variable}:..."
@@ -62,17 +66,21 @@ class NodeContext:
         return tensor
 
     def weight_name(self, index: int) -> str:
-        entry = self._weights[index] if index < len(self._weights) else None
-        if entry is None:
+        name = self._weight_names[index] if index < len(self._weight_names) else None
+        if name is None:
             raise self.error(f"input {index} must be a weight variable, but it is computed by the graph")
-        return entry[0]
+        return name
 
     def param(self, index: int, shape: Optional[Shape] = None) -> np.ndarray:
         """The weight array at input `index`, float32, checked against `shape` if given."""
-        if index >= len(self._weights):
-            raise self.error(f"expected a weight at input {index}, got {len(self._weights)} inputs")
-        name = self.weight_name(index)
-        array = self._weights[index][1]
+        if index >= len(self._weight_names):
+            raise self.error(f"expected a weight at input {index}, got {len(self._weight_names)} inputs")
+        return self.named_param(self.weight_name(index), shape)
+
+    def named_param(self, name: str, shape: Optional[Shape] = None) -> np.ndarray:
+        """A params-file array by name, checked like `param`; also serves weights the graph
+        does not list as inputs (BatchNorm statistics in graphs saved before MXNet 0.9)."""
+        array = self._params.get(name)
         if array is None:
             raise self.error(f"weight '{name}' is missing from the params file")
         if shape is not None and tuple(array.shape) != tuple(shape):
@@ -80,6 +88,7 @@ class NodeContext:
                 f"weight '{name}' has shape {tuple(array.shape)} in the params file, "
                 f"but the graph needs {tuple(shape)}"
             )
+        self.used_params.add(name)
         return np.ascontiguousarray(array, dtype=np.float32)
 
     def layer_name(self, suffix: str = "") -> str:

@@ -41,6 +41,8 @@ def mxnet_forward(
     mx = require("mxnet")
     sym = mx.sym.load(str(symbol))
     saved = mx.nd.load(str(params))
+    if isinstance(saved, list):  # mx.nd.load gives a list for a file with no arrays
+        saved = {}
     args: Dict[str, object] = {}
     aux: Dict[str, object] = {}
     for key, value in saved.items():
