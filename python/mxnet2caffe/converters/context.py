@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Set
+from typing import Any, Dict, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -64,6 +64,15 @@ class NodeContext:
                 f"input shape: give its shape with --input-shape {variable}:..."
             )
         return tensor
+
+    def spatial_attr(self, key: str, default: Tuple[int, ...], rank: int = 2) -> Tuple[int, ...]:
+        """A per-spatial-axis attribute (kernel, stride, pad ...); one value means all axes."""
+        values = self.attrs.int_tuple(key, default) or default
+        if len(values) == 1:
+            values = values * rank
+        if len(values) != rank:
+            raise self.error(f"attribute '{key}' {values} does not match the {rank}-d input")
+        return values
 
     def weight_name(self, index: int) -> str:
         name = self._weight_names[index] if index < len(self._weight_names) else None

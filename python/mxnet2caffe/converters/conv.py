@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Tuple
-
 from ..caffe.net import Shape
 from .context import NodeContext
 from .registry import Converted, converter
-
-
-def _pair(ctx: NodeContext, key: str, default: Tuple[int, ...], rank: int) -> Tuple[int, ...]:
-    values = ctx.attrs.int_tuple(key, default) or default
-    if len(values) == 1:
-        values = values * rank
-    if len(values) != rank:
-        raise ctx.error(f"attribute '{key}' {values} does not match the {rank}-d kernel")
-    return values
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
@@ -28,9 +17,9 @@ def convert_convolution(ctx: NodeContext) -> Converted:
     kernel = ctx.attrs.int_tuple("kernel")
     if len(kernel) != 2 or len(data.shape) != 4:
         raise ctx.error(f"only 2-d convolution on NCHW input is supported (kernel {kernel}, input {data.shape})")
-    stride = _pair(ctx, "stride", (1, 1), 2)
-    pad = _pair(ctx, "pad", (0, 0), 2)
-    dilate = _pair(ctx, "dilate", (1, 1), 2)
+    stride = ctx.spatial_attr("stride", (1, 1))
+    pad = ctx.spatial_attr("pad", (0, 0))
+    dilate = ctx.spatial_attr("dilate", (1, 1))
     num_filter = ctx.attrs.int("num_filter")
     group = ctx.attrs.int("num_group", 1)
     no_bias = ctx.attrs.bool("no_bias", False)

@@ -20,7 +20,6 @@ import numpy as np
 
 from ..caffe.net import Layer, Tensor
 from .context import NodeContext
-from .conv import _pair
 from .registry import Converted, converter
 
 
@@ -130,8 +129,8 @@ def _read_pooling(ctx: NodeContext, legacy: bool) -> _Pooling:
 
 def _read_axes(ctx: NodeContext, pooling: _Pooling, spatial: Tuple[int, int]) -> Tuple[_Axis, _Axis]:
     kernel = ctx.attrs.int_tuple("kernel", ())
-    stride = _pair(ctx, "stride", (1, 1), 2)
-    pad = _pair(ctx, "pad", (0, 0), 2)
+    stride = ctx.spatial_attr("stride", (1, 1))
+    pad = ctx.spatial_attr("pad", (0, 0))
     if pooling.global_pool:  # MXNet ignores kernel, stride and pad then
         return _Axis(spatial[0], spatial[0], 1, 0), _Axis(spatial[1], spatial[1], 1, 0)
     if len(kernel) != 2:
@@ -281,7 +280,7 @@ def convert_adaptive_avg_pooling(ctx: NodeContext) -> Converted:
     """Global average for output size 1; plain average pooling when the output size
     divides the input (then every adaptive bin is one kernel = stride window)."""
     spatial = _spatial(ctx)
-    output_size = _pair(ctx, "output_size", (1, 1), 2)
+    output_size = ctx.spatial_attr("output_size", (1, 1))
     if any(out <= 0 or size % out for size, out in zip(spatial, output_size)):
         raise ctx.error(
             f"output_size {output_size} does not divide the input size {spatial}: the adaptive "
