@@ -189,3 +189,11 @@ def test_converts_where_mxnet_cannot_be_imported(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "{'head': (1, 2, 6, 6)}" in result.stdout
     assert (tmp_path / "out.caffemodel").stat().st_size > 4 * (4 * 3 * 9 + 2 * 4)
+
+
+def test_unwritable_output_is_a_clean_error(tmp_path):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    (tmp_path / "out.caffemodel").mkdir()  # a directory where the caffemodel must go
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
+    assert_clean_failure(result, "cannot write the model")
+    assert not (tmp_path / "out.prototxt").exists()

@@ -83,7 +83,7 @@ class Attrs:
         raise self._error(key, f"expected a boolean, got {value!r}")
 
     def int_tuple(self, key: str, default: object = _MISSING) -> Tuple[int, ...]:
-        """Parses "(3, 3)", "[3,3]", "3" or "()" into a tuple of ints."""
+        """Parses "(3, 3)", "[3,3]", "3", "()" or Python 2's "(3L, 3L)" into a tuple of ints."""
         value = self._get(key, default)
         if not isinstance(value, str):
             return tuple(value) if value is not None else ()
@@ -91,6 +91,14 @@ class Attrs:
         if not text or text == "None":
             return ()
         try:
-            return tuple(int(part) for part in text.split(",") if part.strip())
+            return tuple(_tuple_item(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise self._error(key, f"expected a tuple of integers, got {value!r}") from None
+
+
+def _tuple_item(text: str) -> int:
+    # MXNet's tuple parser skips one "L" after a number: shapes saved from Python 2 longs
+    text = text.strip()
+    if text.endswith("L"):
+        text = text[:-1]
+    return int(text)

@@ -23,6 +23,10 @@ class InputFileError(ConversionError):
         self.path = str(path)
 
 
+class OutputFileError(InputFileError):
+    """An output file cannot be written (no space, no permission, a directory in the way)."""
+
+
 class NodeError(ConversionError):
     """A node of the graph cannot be converted as it stands."""
 

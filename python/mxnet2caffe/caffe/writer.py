@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, List, Mapping, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from .. import _native
+from ..errors import OutputFileError
 from .net import Layer, Net
 from .schema import LayerParameter, NetParameter
 
@@ -80,7 +81,8 @@ def caffemodel_bytes(net: Net) -> bytes:
 def write_files_atomically(contents: List[Tuple[Path, bytes]]) -> None:
     """Writes every file to a temporary sibling, then renames them all into place.
 
-    A failure before the renames leaves existing outputs untouched and no partial file.
+    A failure leaves the outputs as they were (a prototxt never pairs with another
+    conversion's caffemodel), creates no output and leaves no temporary file.
     """
     temporaries: List[Tuple[str, Path]] = []
     try:
@@ -92,12 +94,53 @@ def write_files_atomically(contents: List[Tuple[Path, bytes]]) -> None:
                 stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
-        for temporary, path in temporaries:
-            os.replace(temporary, path)
+        _install(temporaries)
     finally:
         for temporary, _ in temporaries:
             if os.path.exists(temporary):
                 os.unlink(temporary)
+
+
+def _install(temporaries: List[Tuple[str, Path]]) -> None:
+    """Renames each temporary onto its path; if one rename fails, undoes the earlier ones."""
+    installed: List[Tuple[Path, Optional[str]]] = []  # (path, backup of its previous file)
+    try:
+        for temporary, path in temporaries:
+            installed.append((path, _install_one(temporary, path)))
+    except BaseException:
+        _restore(installed)
+        raise
+    for _, backup in installed:
+        if backup is not None:
+            os.unlink(backup)
+
+
+def _install_one(temporary: str, path: Path) -> Optional[str]:
+    """Renames temporary onto path; returns the backup a previous file was moved to."""
+    if not os.path.isfile(path):
+        os.replace(temporary, path)  # fails, as it should, if path is a directory
+        return None
+    backup = temporary + ".old"
+    os.replace(path, backup)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        os.replace(backup, path)
+        raise
+    return backup
+
+
+def _restore(installed: List[Tuple[Path, Optional[str]]]) -> None:
+    # best effort while another error propagates: a backup that cannot be moved back
+    # stays next to its output rather than being lost
+    for path, backup in reversed(installed):
+        try:
+            if backup is None:
+                os.unlink(path)
+            else:
+                os.replace(backup, path)
+        except OSError:
+            continue
 
 
 def write_net(net: Net, prefix: "str | os.PathLike[str]") -> Tuple[Path, Path]:
@@ -105,7 +148,9 @@ def write_net(net: Net, prefix: "str | os.PathLike[str]") -> Tuple[Path, Path]:
     prefix = Path(prefix)
     prototxt = prefix.with_name(prefix.name + ".prototxt")
     caffemodel = prefix.with_name(prefix.name + ".caffemodel")
-    write_files_atomically(
-        [(prototxt, prototxt_text(net).encode("utf-8")), (caffemodel, caffemodel_bytes(net))]
-    )
+    contents = [(prototxt, prototxt_text(net).encode("utf-8")), (caffemodel, caffemodel_bytes(net))]
+    try:
+        write_files_atomically(contents)
+    except OSError as exc:
+        raise OutputFileError(exc.filename or prefix, f"cannot write the model: {exc.strerror or exc}") from None
     return prototxt, caffemodel

@@ -14,6 +14,12 @@ from ..attrs import Attrs
 from ..errors import InputFileError
 from ..graph import Graph, Node, TensorRef
 
+# Files older than MXNet 0.9 name user attributes without underscores; MXNet renames them
+# on load (kHiddenKeys in its c_api_common.h), so they are never op parameters.
+_LEGACY_HIDDEN = {
+    key: f"__{key}__" for key in ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage")
+}
+
 
 def read_symbol(path: "str | os.PathLike[str]") -> Graph:
     """Reads and validates a symbol JSON file."""
@@ -68,13 +74,20 @@ def _parse_node(entry: Any, node_id: int, source: str) -> Node:
             merged.update({str(k): str(v) for k, v in value.items()})
         elif value is not None:
             raise InputFileError(source, f"node '{name}': '{key}' is not an object")
-    hidden = {k: v for k, v in merged.items() if k.startswith("__") and k.endswith("__")}
+    merged = {_LEGACY_HIDDEN.get(k, k): v for k, v in merged.items()}
+    hidden = {k: v for k, v in merged.items() if _is_hidden(k)}
     visible = {k: v for k, v in merged.items() if k not in hidden}
     inputs = tuple(
         _parse_ref(ref, node_id, source, f"inputs of node '{name}'")
         for ref in _list(entry.get("inputs", []), source, f"inputs of node '{name}'")
     )
     return Node(node_id, name, op, Attrs(name, op, visible), inputs, hidden)
+
+
+def _is_hidden(key: str) -> bool:
+    # "weight_lr_mult": a legacy training attribute of the op's input variable
+    dunder = key.startswith("__") and key.endswith("__")
+    return dunder or any(key.endswith("_" + legacy) for legacy in _LEGACY_HIDDEN)
 
 
 def _parse_ref(ref: Any, limit: int, source: str, where: str) -> TensorRef:

@@ -1,0 +1,209 @@
+"""Tests for mxnet2caffe.attrs.Attrs: MXNet attribute strings, parsed as MXNet parses them.
+
+The agreement tests give the same strings to real MXNet 1.9.1's parameter parser (as
+Convolution attributes) and read back what MXNet understood.
+"""
+
+import math
+
+import mxnet as mx
+import pytest
+
+from mxnet2caffe.attrs import Attrs
+from mxnet2caffe.errors import NodeError
+
+
+def attrs(**raw):
+    return Attrs("conv1", "Convolution", raw)
+
+
+# --- tuples ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("(3, 3)", (3, 3)),
+        ("(3,3)", (3, 3)),
+        ("(3,)", (3,)),
+        ("(3, 3,)", (3, 3)),
+        ("[1, 2]", (1, 2)),
+        ("[1,2,3]", (1, 2, 3)),
+        ("3", (3,)),
+        ("()", ()),
+        ("[]", ()),
+        ("None", ()),
+        (" ( 2 , 4 ) ", (2, 4)),
+        ("(0, -1)", (0, -1)),
+        ("(-2, 1, -3, -4)", (-2, 1, -3, -4)),
+        ("(1L, 3L, 224L, 224L)", (1, 3, 224, 224)),  # written by Python 2
+        ("(3 L, 3)", (3, 3)),
+    ],
+)
+def test_int_tuple(text, expected):
+    assert attrs(kernel=text).int_tuple("kernel") == expected
+
+
+@pytest.mark.parametrize("text", ["(3, a)", "(3.5, 3)", "(3LL, 3)", "(3l, 3)", "(3, None)", "x"])
+def test_int_tuple_rejects(text):
+    with pytest.raises(NodeError) as info:
+        attrs(kernel=text).int_tuple("kernel")
+    message = str(info.value)
+    assert "conv1" in message and "Convolution" in message and "'kernel'" in message
+    assert repr(text) in message
+
+
+def test_int_tuple_defaults():
+    empty = attrs()
+    assert empty.int_tuple("stride", (1, 1)) == (1, 1)
+    assert empty.int_tuple("stride", [2, 3]) == (2, 3)
+    assert empty.int_tuple("pad", None) == ()
+    assert attrs(stride="(2, 2)").int_tuple("stride", (1, 1)) == (2, 2)
+
+
+def mxnet_kernel(kernel_text):
+    """The kernel MXNet 1.9.1 reads from `kernel_text`, seen through shape inference."""
+    data = mx.sym.Variable("data")
+    conv = mx.sym.Convolution(data, kernel=kernel_text, num_filter=1, no_bias=True, name="conv")
+    _, (out_shape,), _ = conv.infer_shape(data=(1, 1, 20, 30))
+    return (21 - out_shape[2], 31 - out_shape[3])
+
+
+@pytest.mark.parametrize(
+    "text", ["(3, 2)", "(3,2)", "[3, 2]", " ( 3 , 2 ) ", "(3, 2,)", "(3L, 2L)", "[3L,2]"]
+)
+def test_int_tuple_agrees_with_mxnet(text):
+    assert attrs(kernel=text).int_tuple("kernel") == mxnet_kernel(text)
+
+
+def test_mxnet_rejects_what_int_tuple_rejects():
+    with pytest.raises(mx.base.MXNetError):
+        mxnet_kernel("(3LL, 2)")
+    with pytest.raises(NodeError):
+        attrs(kernel="(3LL, 2)").int_tuple("kernel")
+
+
+# --- scalars -----------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [("3", 3), ("-1", -1), (" 4", 4), ("+4", 4), ("0", 0)])
+def test_int(text, expected):
+    value = attrs(num_filter=text).int("num_filter")
+    assert value == expected and type(value) is int
+
+
+def test_int_none_and_defaults():
+    assert attrs(axis="None").int("axis") is None
+    assert attrs().int("axis", -1) == -1
+    assert attrs().int("axis", None) is None
+
+
+@pytest.mark.parametrize("text", ["3.0", "1e3", "4L", "three", ""])
+def test_int_rejects(text):
+    with pytest.raises(NodeError, match=r"node 'conv1' \(op Convolution\): attribute 'num_filter'"):
+        attrs(num_filter=text).int("num_filter")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("1e-05", 1e-05), ("0.001", 0.001), ("2", 2.0), ("-0.5", -0.5), ("1E-3", 1e-3), ("0.9", 0.9)],
+)
+def test_float(text, expected):
+    value = attrs(eps=text).float("eps")
+    assert value == expected and type(value) is float  # exact: Python parses like strtod
+
+
+def test_float_special_values_and_defaults():
+    assert math.isinf(attrs(x="inf").float("x"))
+    assert math.isnan(attrs(x="nan").float("x"))
+    assert attrs(x="None").float("x") is None
+    assert attrs().float("eps", 1e-3) == 1e-3
+
+
+@pytest.mark.parametrize("text", ["abc", "1,5", ""])
+def test_float_rejects(text):
+    with pytest.raises(NodeError, match="attribute 'eps': expected a number"):
+        attrs(eps=text).float("eps")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("True", True), ("true", True), ("TRUE", True), ("1", True),
+     ("False", False), ("false", False), ("0", False), (" True ", True)],
+)
+def test_bool(text, expected):
+    assert attrs(no_bias=text).bool("no_bias") is expected
+
+
+@pytest.mark.parametrize("text", ["yes", "2", "", "None"])
+def test_bool_rejects(text):
+    with pytest.raises(NodeError, match="attribute 'no_bias': expected a boolean"):
+        attrs(no_bias=text).bool("no_bias")
+
+
+def mxnet_has_bias(no_bias_text):
+    data = mx.sym.Variable("data")
+    conv = mx.sym.Convolution(data, kernel=(1, 1), num_filter=1, no_bias=no_bias_text, name="conv")
+    return "conv_bias" in conv.list_arguments()
+
+
+@pytest.mark.parametrize("text", ["True", "true", "TRUE", "1", "False", "false", "0"])
+def test_bool_agrees_with_mxnet(text):
+    assert attrs(no_bias=text).bool("no_bias") is not mxnet_has_bias(text)
+
+
+def test_bool_defaults():
+    assert attrs().bool("no_bias", False) is False
+    assert attrs().bool("no_bias", True) is True
+
+
+def test_str():
+    assert attrs(act_type="relu").str("act_type") == "relu"
+    assert attrs().str("layout", None) is None
+    assert attrs().str("layout", "NCHW") == "NCHW"
+
+
+# --- required, membership, unread ---------------------------------------------
+
+@pytest.mark.parametrize("getter", ["str", "int", "float", "bool", "int_tuple"])
+def test_required_missing_names_node_and_attribute(getter):
+    with pytest.raises(NodeError) as info:
+        getattr(attrs(), getter)("num_filter")
+    assert str(info.value) == (
+        "node 'conv1' (op Convolution): attribute 'num_filter': required but missing"
+    )
+    assert info.value.node_name == "conv1" and info.value.op == "Convolution"
+
+
+def test_values_are_strings_and_raw_is_a_copy():
+    parsed = Attrs("n", "Op", {"a": 1, 2: "b"})
+    assert parsed.raw == {"a": "1", "2": "b"}
+    parsed.raw["a"] = "changed"
+    assert parsed.raw["a"] == "1"
+    assert "a" in parsed and "missing" not in parsed
+
+
+def test_unread_tracks_every_access():
+    parsed = attrs(kernel="(3, 3)", num_filter="8", no_bias="True", workspace="1024", layout="NCHW")
+    assert parsed.unread() == parsed.raw
+    parsed.int_tuple("kernel")
+    parsed.int("num_filter")
+    parsed.int("stride", 1)  # absent: still nothing to report
+    assert parsed.unread() == {"no_bias": "True", "workspace": "1024", "layout": "NCHW"}
+    parsed.bool("no_bias")
+    parsed.str("workspace")
+    assert parsed.unread() == {"layout": "NCHW"}
+    parsed.str("layout")
+    assert parsed.unread() == {}
+
+
+def test_membership_test_does_not_count_as_read():
+    parsed = attrs(layout="NCHW")
+    assert "layout" in parsed
+    assert parsed.unread() == {"layout": "NCHW"}
+
+
+def test_failed_read_counts_as_read():
+    # the converter has seen the attribute and reported it; it is not silently lost
+    parsed = attrs(num_filter="x")
+    with pytest.raises(NodeError):
+        parsed.int("num_filter")
+    assert parsed.unread() == {}
