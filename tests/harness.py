@@ -7,14 +7,15 @@ real Caffe runtimes (OpenCV DNN now) on the other, compared by relative max erro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import mxnet as mx
 import numpy as np
+import pytest
 
 import mxnet2caffe
 from mxnet2caffe.verify.compare import compare
-from mxnet2caffe.verify.outputs import BACKENDS, random_inputs
+from mxnet2caffe.verify.outputs import BACKENDS, random_inputs, read_prototxt
 from mxnet2caffe.verify.runtimes import mxnet_forward
 
 TOLERANCE = 1e-4
@@ -93,3 +94,16 @@ def assert_converts_exactly(
             assert got.shape == want.shape, f"{runtime}: {name}: shape {got.shape} != MXNet {want.shape}"
             assert result.within(tolerance), f"{runtime}: {name}: relative max error {result.relative_error:.3g} > {tolerance}"
     return summary
+
+
+def assert_rejected(sym: mx.sym.Symbol, shapes: Mapping[str, Sequence[int]], directory: Path, match: str) -> None:
+    """Conversion of `sym` (weights need not exist) fails with a NodeError matching `match`."""
+    symbol_path = directory / "model-symbol.json"
+    sym.save(str(symbol_path))
+    with pytest.raises(mxnet2caffe.NodeError, match=match):
+        mxnet2caffe.convert(symbol_path, {}, dict(shapes))
+
+
+def layer_types(summary: mxnet2caffe.ConversionSummary) -> List[str]:
+    """The Caffe layer types of a converted model, in prototxt order (Input layers included)."""
+    return [layer.type for layer in read_prototxt(summary.prototxt).layer]

@@ -4,7 +4,7 @@ import mxnet as mx
 import pytest
 
 import mxnet2caffe
-from harness import assert_converts_exactly
+from harness import assert_converts_exactly, layer_types
 
 # (kernel, stride, pad, pooling_convention, (H, W)); comments say what Caffe's own output
 # size (always rounded up, last window clipped if it starts in the padding) does there.
@@ -43,11 +43,6 @@ def _conversion_error(sym: mx.sym.Symbol, shape, tmp_path) -> str:
     return str(error.value)
 
 
-def _layer_types(summary) -> list:
-    text = summary.prototxt.read_text()
-    return [line.split('"')[1] for line in text.splitlines() if line.strip().startswith("type:")]
-
-
 @pytest.mark.parametrize("pool_type, include_pad", POOL_TYPES)
 @pytest.mark.parametrize("kernel, stride, pad, convention, size", GEOMETRIES)
 def test_pooling(tmp_path, pool_type, include_pad, kernel, stride, pad, convention, size):
@@ -74,7 +69,7 @@ def test_pooling_v1_max_sees_zero_padding(tmp_path):
     sym = mx.sym.Pooling_v1(mx.sym.Variable("data"), kernel=(3, 3), pad=(1, 1), name="pool")
     inputs = {"data": -1 - mx.nd.random.uniform(shape=(1, 2, 5, 5), dtype="float32").asnumpy()}
     summary = assert_converts_exactly(sym, {"data": (1, 2, 5, 5)}, tmp_path, inputs=inputs)
-    assert _layer_types(summary) == ["Input", "Convolution", "Pooling"]
+    assert layer_types(summary) == ["Input", "Convolution", "Pooling"]
 
 
 @pytest.mark.parametrize("op", ["Pooling", "Pooling_v1"])
@@ -93,7 +88,7 @@ def test_defaults_max_valid_stride_one(tmp_path):
     sym = mx.sym.Pooling(mx.sym.Variable("data"), kernel=(2, 2), name="pool")
     summary = assert_converts_exactly(sym, {"data": (1, 3, 5, 4)}, tmp_path)
     assert summary.outputs == {"pool": (1, 3, 4, 3)}
-    assert _layer_types(summary) == ["Input", "Pooling"]
+    assert layer_types(summary) == ["Input", "Pooling"]
 
 
 def test_valid_slices_off_caffe_extra_row_and_column(tmp_path):
@@ -101,7 +96,7 @@ def test_valid_slices_off_caffe_extra_row_and_column(tmp_path):
     sym = mx.sym.Pooling(mx.sym.Variable("data"), kernel=(2, 2), stride=(2, 2), name="pool")
     summary = assert_converts_exactly(sym, {"data": (1, 3, 7, 7)}, tmp_path)
     assert summary.outputs == {"pool": (1, 3, 3, 3)}
-    assert _layer_types(summary) == ["Input", "Pooling", "Slice", "Slice", "Silence"]
+    assert layer_types(summary) == ["Input", "Pooling", "Slice", "Slice", "Silence"]
 
 
 def test_full_needs_no_slice(tmp_path):
@@ -110,7 +105,7 @@ def test_full_needs_no_slice(tmp_path):
     )
     summary = assert_converts_exactly(sym, {"data": (1, 3, 7, 7)}, tmp_path)
     assert summary.outputs == {"pool": (1, 3, 4, 4)}
-    assert _layer_types(summary) == ["Input", "Pooling"]
+    assert layer_types(summary) == ["Input", "Pooling"]
 
 
 def test_exclude_pad_scales_border_positions(tmp_path):
@@ -119,14 +114,14 @@ def test_exclude_pad_scales_border_positions(tmp_path):
         count_include_pad=False, name="pool",
     )
     summary = assert_converts_exactly(sym, {"data": (1, 3, 5, 5)}, tmp_path)
-    assert _layer_types(summary) == ["Input", "Pooling", "Scale"]
+    assert layer_types(summary) == ["Input", "Pooling", "Scale"]
 
 
 def test_count_include_pad_none_string_means_true(tmp_path):
     sym = mx.sym.Pooling(mx.sym.Variable("data"), kernel=(3, 3), pad=(1, 1), pool_type="avg", name="pool")
     sym = _symbol_with_attrs(sym, count_include_pad="None")
     summary = assert_converts_exactly(sym, {"data": (1, 3, 5, 5)}, tmp_path)
-    assert _layer_types(summary) == ["Input", "Pooling"]
+    assert layer_types(summary) == ["Input", "Pooling"]
 
 
 @pytest.mark.parametrize("output_size", [None, 1, (1, 1), 2, (3, 2), (6, 4)])

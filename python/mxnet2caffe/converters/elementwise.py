@@ -1,1 +1,208 @@
-"""placeholder"""
+"""Element-wise arithmetic -> Caffe Eltwise, Scale and Power; clip -> ReLU/Power/Eltwise."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import List, Sequence, Tuple
+
+from ..caffe.net import Layer, Shape, Tensor
+from ..errors import NodeError
+from .context import NodeContext
+from .registry import Converted, converter
+
+
+def _eltwise(ctx: NodeContext, tensors: Sequence[Tensor], operation: str, coeff: Sequence[float] = ()) -> Converted:
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ctx.error(f"inputs have different shapes {[t.shape for t in tensors]}")
+    params = {"operation": operation}
+    if coeff:
+        params["coeff"] = list(coeff)
+    return ctx.single("Eltwise", [t.blob for t in tensors], tensors[0].shape, {"eltwise_param": params})
+
+
+def _operands(ctx: NodeContext) -> Tuple[Tensor, Tensor]:
+    return ctx.input(0), ctx.input(1)
+
+
+@converter("elemwise_add", "_add", "_plus", "_Plus")
+def convert_add(ctx: NodeContext) -> Converted:
+    return _eltwise(ctx, _operands(ctx), "SUM")
+
+
+@converter("ElementWiseSum", "add_n")
+def convert_add_n(ctx: NodeContext) -> Converted:
+    return _eltwise(ctx, [ctx.input(i) for i in range(ctx.attrs.int("num_args"))], "SUM")
+
+
+@converter("elemwise_sub", "_sub", "_minus", "_Minus")
+def convert_subtract(ctx: NodeContext) -> Converted:
+    return _eltwise(ctx, _operands(ctx), "SUM", (1.0, -1.0))
+
+
+@converter("elemwise_mul", "_mul", "_Mul")
+def convert_multiply(ctx: NodeContext) -> Converted:
+    return _eltwise(ctx, _operands(ctx), "PROD")
+
+
+def broadcast_shape(ctx: NodeContext, lhs: Shape, rhs: Shape) -> Shape:
+    """MXNet's (numpy's) broadcast: shapes aligned on the right, 1 stretches."""
+    ndim = max(len(lhs), len(rhs))
+    lhs = (1,) * (ndim - len(lhs)) + tuple(lhs)
+    rhs = (1,) * (ndim - len(rhs)) + tuple(rhs)
+    if any(l != r and 1 not in (l, r) for l, r in zip(lhs, rhs)):
+        raise ctx.error(f"shapes {lhs} and {rhs} do not broadcast")
+    return tuple(r if l == 1 else l for l, r in zip(lhs, rhs))
+
+
+def _unsupported_broadcast(ctx: NodeContext, lhs: Tensor, rhs: Tensor, why: str) -> NodeError:
+    return ctx.error(
+        f"broadcasting {lhs.shape} with {rhs.shape} is not supported: {why} "
+        "(a native broadcasting layer is planned)"
+    )
+
+
+def _equal_shape_broadcast(ctx: NodeContext, operation: str, coeff: Sequence[float] = ()) -> Converted:
+    lhs, rhs = _operands(ctx)
+    if lhs.shape != rhs.shape:
+        # Caffe's broadcasting add is the Bias layer, which OpenCV DNN cannot read
+        raise _unsupported_broadcast(ctx, lhs, rhs, "stock layers only add tensors of equal shape")
+    return _eltwise(ctx, (lhs, rhs), operation, coeff)
+
+
+@converter("broadcast_add", "broadcast_plus")
+def convert_broadcast_add(ctx: NodeContext) -> Converted:
+    return _equal_shape_broadcast(ctx, "SUM")
+
+
+@converter("broadcast_sub", "broadcast_minus")
+def convert_broadcast_subtract(ctx: NodeContext) -> Converted:
+    return _equal_shape_broadcast(ctx, "SUM", (1.0, -1.0))
+
+
+def _scale_span(ctx: NodeContext, big: Tensor, small: Tensor) -> Tuple[int, Shape]:
+    """Where `small` lines up with `big` for a two-bottom Caffe Scale.
+
+    Caffe multiplies bottom[0] by bottom[1] when bottom[1]'s shape equals
+    bottom[0].shape[axis:axis + k]: `small` must be 1 outside one contiguous span of
+    axes and equal to `big` inside it. Returns (axis, the span's dims).
+    """
+    padded = (1,) * (len(big.shape) - len(small.shape)) + small.shape
+    kept = [i for i, dim in enumerate(padded) if dim != 1]
+    if not kept:
+        raise _unsupported_broadcast(ctx, big, small, "multiplying by a single value")
+    start, stop = kept[0], kept[-1] + 1
+    if padded[start:stop] != big.shape[start:stop]:
+        raise _unsupported_broadcast(
+            ctx, big, small, "the smaller operand must match one contiguous span of the other's axes"
+        )
+    return start, big.shape[start:stop]
+
+
+@converter("broadcast_mul")
+def convert_broadcast_multiply(ctx: NodeContext) -> Converted:
+    lhs, rhs = _operands(ctx)
+    if lhs.shape == rhs.shape:
+        return _eltwise(ctx, (lhs, rhs), "PROD")
+    out = broadcast_shape(ctx, lhs.shape, rhs.shape)
+    if out not in (lhs.shape, rhs.shape):
+        raise _unsupported_broadcast(ctx, lhs, rhs, "both operands are stretched")
+    # a product commutes: the full-size operand goes first whatever the order
+    big, small = (lhs, rhs) if lhs.shape == out else (rhs, lhs)
+    axis, dims = _scale_span(ctx, big, small)
+    factor = ctx.layer_name("reshape")
+    return Converted(
+        layers=(
+            ctx.layer(
+                "Reshape", [small.blob], [factor], {"reshape_param": {"shape": {"dim": list(dims)}}}, suffix="reshape"
+            ),
+            ctx.layer("Scale", [big.blob, factor], [ctx.output_blob()], {"scale_param": {"axis": axis}}),
+        ),
+        outputs=(Tensor(ctx.output_blob(), out),),
+    )
+
+
+def _scalar(ctx: NodeContext) -> float:
+    ctx.attrs.str("is_int", None)  # how the scalar was typed; float data computes the same
+    return ctx.attrs.float("scalar", 1.0)
+
+
+def _power(ctx: NodeContext, scale: float = 1.0, shift: float = 0.0) -> Converted:
+    """Caffe Power computes (shift + scale * x) ^ power; power stays 1."""
+    data = ctx.input(0)
+    return ctx.single("Power", [data.blob], data.shape, {"power_param": {"scale": scale, "shift": shift}})
+
+
+@converter("_plus_scalar", "_PlusScalar")
+def convert_plus_scalar(ctx: NodeContext) -> Converted:
+    return _power(ctx, shift=_scalar(ctx))
+
+
+@converter("_minus_scalar", "_MinusScalar")
+def convert_minus_scalar(ctx: NodeContext) -> Converted:
+    return _power(ctx, shift=-_scalar(ctx))
+
+
+@converter("_rminus_scalar", "_RMinusScalar")
+def convert_rminus_scalar(ctx: NodeContext) -> Converted:
+    return _power(ctx, scale=-1.0, shift=_scalar(ctx))
+
+
+@converter("_mul_scalar", "_MulScalar")
+def convert_mul_scalar(ctx: NodeContext) -> Converted:
+    return _power(ctx, scale=_scalar(ctx))
+
+
+@converter("_div_scalar", "_DivScalar")
+def convert_div_scalar(ctx: NodeContext) -> Converted:
+    scalar = _scalar(ctx)
+    if scalar == 0:
+        raise ctx.error("division by the scalar 0")
+    return _power(ctx, scale=1.0 / scalar)
+
+
+def _max_with(ctx: NodeContext, blob: str, value: float, suffix: str) -> List[Layer]:
+    """Layers computing max(blob, value) into the blob ctx.layer_name(suffix).
+
+    There is no constant layer in stock Caffe: Power with scale 0 outputs its shift
+    everywhere (Caffe does not even read the input), then Eltwise MAX takes the larger.
+    Both are exact, unlike forms that add and subtract the bound.
+    """
+    top = ctx.layer_name(suffix)
+    if value == 0:
+        return [ctx.layer("ReLU", [blob], [top], suffix=suffix)]
+    bound = f"{suffix}_bound"
+    constant = ctx.layer_name(bound)
+    return [
+        ctx.layer("Power", [blob], [constant], {"power_param": {"scale": 0.0, "shift": value}}, suffix=bound),
+        ctx.layer("Eltwise", [blob, constant], [top], {"eltwise_param": {"operation": "MAX"}}, suffix=suffix),
+    ]
+
+
+def _negate(ctx: NodeContext, blob: str, suffix: str) -> Layer:
+    return ctx.layer("Power", [blob], [ctx.layer_name(suffix)], {"power_param": {"scale": -1.0}}, suffix=suffix)
+
+
+@converter("clip")
+def convert_clip(ctx: NodeContext) -> Converted:
+    """clip(x, lo, hi) = -max(-max(x, lo), -hi): OpenCV DNN 4.11 has no Caffe Clip layer."""
+    data = ctx.input(0)
+    low = ctx.attrs.float("a_min")
+    high = ctx.attrs.float("a_max")
+    if math.isnan(low) or math.isnan(high) or low > high:
+        raise ctx.error(f"a_min {low} must not exceed a_max {high}")
+    layers: List[Layer] = []
+    blob = data.blob
+    if low != -math.inf:
+        layers += _max_with(ctx, blob, low, "lower")
+        blob = layers[-1].tops[0]
+    if high != math.inf:
+        layers.append(_negate(ctx, blob, "negated"))
+        layers += _max_with(ctx, layers[-1].tops[0], -high, "upper")
+        layers.append(_negate(ctx, layers[-1].tops[0], "clipped"))
+    if not layers:
+        return ctx.alias(data)
+    # the last layer is the node's own: its name and output blob are the node's
+    layers[-1] = dataclasses.replace(layers[-1], name=ctx.name, tops=(ctx.output_blob(),))
+    return Converted(layers=tuple(layers), outputs=(Tensor(ctx.output_blob(), data.shape),))

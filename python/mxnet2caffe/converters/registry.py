@@ -8,12 +8,14 @@ write files and never look at other nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Tuple
 
 from ..caffe.net import Layer, Tensor
 
-# forward declaration for type hints only; context imports nothing from here
-Converter = Callable[["NodeContext"], "Converted"]  # noqa: F821
+if TYPE_CHECKING:  # context.py imports this module
+    from .context import NodeContext
+
+Converter = Callable[["NodeContext"], "Converted"]
 
 _REGISTRY: Dict[str, Converter] = {}
 

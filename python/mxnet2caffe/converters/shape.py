@@ -1,1 +1,164 @@
-"""placeholder"""
+"""Ops that move data without computing on it: Flatten, Reshape, Concat, and the
+inference identities (Dropout, copies, gradient stops)."""
+
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from ..caffe.net import Shape
+from .context import NodeContext
+from .registry import Converted, converter
+
+
+def normalize_axis(ctx: NodeContext, axis: int, ndim: int, key: str = "axis") -> int:
+    """A possibly negative axis attribute as Caffe's non-negative axis."""
+    if not -ndim <= axis < ndim:
+        raise ctx.error(f"attribute '{key}' {axis} is out of range for a {ndim}-d input")
+    return axis % ndim
+
+
+@converter("Flatten", "flatten")
+def convert_flatten(ctx: NodeContext) -> Converted:
+    data = ctx.input(0)
+    if len(data.shape) < 2:
+        raise ctx.error(f"Caffe Flatten needs at least 2 axes, input is {data.shape}")
+    out = (data.shape[0], int(np.prod(data.shape[1:])))
+    return ctx.single("Flatten", [data.blob], out)
+
+
+def _split_dims(source: int, left: int, right: int) -> Tuple[int, int]:
+    """The two dims of MXNet's -4 code; one of them may be -1 (inferred)."""
+    if left == -1 and right == -1:
+        raise ValueError("-4 split dims cannot both be -1")
+    if min(left, right) < -1 or 0 in (left, right):
+        raise ValueError(f"-4 split dims {left}, {right} must be positive or -1")
+    if left == -1:
+        left = source // right
+    if right == -1:
+        right = source // left
+    if left * right != source:
+        raise ValueError(f"-4 split dims {left}, {right} do not divide dim {source}")
+    return left, right
+
+
+def reshape_shape(spec: Sequence[int], shape: Shape, reverse: bool = False) -> Shape:
+    """The output shape of MXNet's Reshape `shape` attribute, special codes included.
+
+    0 copies an input dim, -1 is inferred, -2 copies all remaining dims, -3 merges two
+    dims, -4 splits one into the next two values; `reverse` matches codes right to left.
+    Raises ValueError where MXNet fails.
+    """
+    codes = list(reversed(spec)) if reverse else list(spec)
+    dims = list(reversed(shape)) if reverse else list(shape)
+    out: List[int] = []
+    src = 0  # the input dim the next code refers to
+    inferred = -1
+    i = 0
+    while i < len(codes):
+        code = codes[i]
+        if code in (0, -3, -4) and src + (2 if code == -3 else 1) > len(dims):
+            raise ValueError(f"code {code} refers past the input's {len(dims)} dims")
+        if code == 0:
+            out.append(dims[src])
+            src += 1
+        elif code == -1:
+            if inferred >= 0:
+                raise ValueError("only one dim can be -1")
+            # MXNet fills in the dim at the code's index, not the output's: they differ
+            # after -2/-4 and MXNet's shape is the one the model was trained with
+            inferred = i
+            out.append(1)
+            src += 1
+        elif code == -2:
+            out.extend(dims[src:])
+            src = len(dims)
+        elif code == -3:
+            out.append(dims[src] * dims[src + 1])
+            src += 2
+        elif code == -4:
+            if i + 2 >= len(codes):
+                raise ValueError("-4 must be followed by two dims")
+            out.extend(_split_dims(dims[src], codes[i + 1], codes[i + 2]))
+            src += 1
+            i += 2
+        elif code > 0:
+            out.append(code)
+            src += 1
+        else:
+            raise ValueError(f"unknown code {code}")
+        i += 1
+    if 0 <= inferred < len(out):  # past the end, MXNet's write is lost and the 1 stays
+        out[inferred] = int(np.prod(shape)) // int(np.prod(out))
+    return tuple(reversed(out)) if reverse else tuple(out)
+
+
+def legacy_target_shape(target: Shape, shape: Shape, keep_highest: bool) -> Shape:
+    """The deprecated `target_shape` attribute: one 0 is inferred; `keep_highest` keeps
+    the input's first dim in place of target[0]."""
+    out = list(target)
+    start = 1 if keep_highest else 0
+    if keep_highest:
+        out[0] = shape[0]
+    zeros = [i for i in range(start, len(out)) if out[i] == 0]
+    if len(zeros) == 1:
+        out[zeros[0]] = 1
+        out[zeros[0]] = int(np.prod(shape)) // int(np.prod(out))
+    return tuple(out)
+
+
+def _reshape_output(ctx: NodeContext, shape: Shape) -> Shape:
+    spec = ctx.attrs.int_tuple("shape", ())
+    reverse = ctx.attrs.bool("reverse", False)
+    target = ctx.attrs.int_tuple("target_shape", ())
+    keep_highest = ctx.attrs.bool("keep_highest", False)
+    try:
+        if spec:
+            return reshape_shape(spec, shape, reverse)
+        if target:
+            return legacy_target_shape(target, shape, keep_highest)
+    except ValueError as error:
+        raise ctx.error(f"shape {spec or target} on input {shape}: {error}") from None
+    raise ctx.error("neither 'shape' nor 'target_shape' is given")
+
+
+@converter("Reshape", "reshape")
+def convert_reshape(ctx: NodeContext) -> Converted:
+    data = ctx.input(0)
+    out = _reshape_output(ctx, data.shape)
+    if min(out, default=1) <= 0 or np.prod(out) != np.prod(data.shape):
+        raise ctx.error(f"cannot reshape {data.shape} into {out}")
+    # explicit dims: no special code left for Caffe to interpret
+    return ctx.single("Reshape", [data.blob], out, {"reshape_param": {"shape": {"dim": list(out)}}})
+
+
+@converter("Dropout")
+def convert_dropout(ctx: NodeContext) -> Converted:
+    p = ctx.attrs.float("p", 0.5)
+    mode = ctx.attrs.str("mode", "training")
+    ctx.attrs.int_tuple("axes", ())  # which axes share a mask: only matters when dropping
+    ctx.attrs.str("cudnn_off", None)
+    if mode not in ("training", "always"):
+        raise ctx.error(f"unknown mode {mode!r}")
+    if mode == "always" and p != 0:
+        raise ctx.error(f"mode 'always' drops at inference too (p={p}): it is not an identity")
+    return ctx.alias(ctx.input(0))
+
+
+@converter("_copy", "identity", "BlockGrad", "stop_gradient")
+def convert_identity(ctx: NodeContext) -> Converted:
+    return ctx.alias(ctx.input(0))
+
+
+@converter("Concat", "concat")
+def convert_concat(ctx: NodeContext) -> Converted:
+    inputs = [ctx.input(i) for i in range(ctx.attrs.int("num_args"))]
+    first = inputs[0].shape
+    axis = normalize_axis(ctx, ctx.attrs.int("dim", 1), len(first), "dim")
+    for tensor in inputs[1:]:
+        shape = tensor.shape
+        if len(shape) != len(first) or shape[:axis] + shape[axis + 1 :] != first[:axis] + first[axis + 1 :]:
+            raise ctx.error(f"input shapes {[t.shape for t in inputs]} differ outside axis {axis}")
+    out = first[:axis] + (sum(t.shape[axis] for t in inputs),) + first[axis + 1 :]
+    return ctx.single("Concat", [t.blob for t in inputs], out, {"concat_param": {"axis": axis}})

@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib
 import os
 from types import ModuleType
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence, Union
 
 import numpy as np
 
 from ..errors import ConversionError
 
-PathLike = "str | os.PathLike[str]"
+PathLike = Union[str, "os.PathLike[str]"]
 
 _INSTALL_HINTS = {
     "mxnet": "pip install 'mxnet==1.9.1' 'numpy==1.23.5' (or: pip install 'mxnet2caffe[verify]')",
