@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
+from mxnet2caffe.caffe.profiles import STOCK_LAYER_TYPES
 from mxnet2caffe.verify.compare import compare
 from mxnet2caffe.verify.outputs import BACKENDS, random_inputs, read_prototxt
 from mxnet2caffe.verify.runtimes import mxnet_forward
@@ -82,6 +83,8 @@ def assert_converts_exactly(
     summary = mxnet2caffe.convert(
         symbol_path, params_path, dict(input_shapes), directory / "converted", options
     )
+    emitted = set(layer_types(summary))
+    assert emitted <= STOCK_LAYER_TYPES, f"non-stock Caffe layer types: {emitted - STOCK_LAYER_TYPES}"
     inputs = dict(inputs) if inputs is not None else random_inputs(input_shapes)
     expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)

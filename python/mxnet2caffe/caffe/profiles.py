@@ -1,0 +1,23 @@
+"""Which Caffe layer types a target runtime has.
+
+Default output must load in every Caffe: BVLC Caffe master, its forks and OpenCV DNN. So
+converters emit only the layer types that BVLC master registers (src/caffe/layers/*,
+REGISTER_LAYER_CLASS) and that OpenCV DNN 4.x also reads; forks add more (ReLU6, Upsample,
+Permute ...) that a model must not depend on.
+"""
+
+BVLC_MASTER_LAYER_TYPES = frozenset(
+    """
+    AbsVal Accuracy ArgMax BatchNorm BatchReindex Bias BNLL Clip Concat ContrastiveLoss
+    Convolution Crop Data Deconvolution Dropout DummyData Eltwise ELU Embed EuclideanLoss Exp
+    Filter Flatten HDF5Data HDF5Output HingeLoss Im2col ImageData InfogainLoss InnerProduct
+    Input Log LRN LSTM LSTMUnit MemoryData MultinomialLogisticLoss MVN Parameter Pooling Power
+    PReLU Python Reduction ReLU Reshape RNN Scale Sigmoid SigmoidCrossEntropyLoss Silence Slice
+    Softmax SoftmaxWithLoss Split SPP Swish TanH Threshold Tile WindowData
+    """.split()
+)
+
+# BVLC master types that OpenCV DNN 4.x cannot create (checked with cv2 4.11)
+NOT_IN_OPENCV = frozenset({"Bias", "Clip", "Threshold", "Swish"})
+
+STOCK_LAYER_TYPES = BVLC_MASTER_LAYER_TYPES - NOT_IN_OPENCV
