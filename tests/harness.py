@@ -16,8 +16,9 @@ import pytest
 import mxnet2caffe
 from mxnet2caffe.caffe.profiles import STOCK_LAYER_TYPES
 from mxnet2caffe.verify.compare import compare
-from mxnet2caffe.verify.outputs import BACKENDS, random_inputs, read_prototxt
-from mxnet2caffe.verify.runtimes import mxnet_forward
+from mxnet2caffe.caffe.reader import read_prototxt
+from mxnet2caffe.verify.inputs import random_inputs
+from mxnet2caffe.verify.runtimes import BACKENDS, backend_forward, mxnet_forward
 
 TOLERANCE = 1e-4
 
@@ -89,8 +90,8 @@ def assert_converts_exactly(
     expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)
     assert len(output_names) == len(expected)
-    for runtime, forward in BACKENDS.items():
-        actual = forward(summary.prototxt, summary.caffemodel, inputs, output_names)
+    for runtime in BACKENDS:
+        actual = backend_forward(runtime, summary.prototxt, summary.caffemodel, inputs, output_names)
         for name, want, got in zip(output_names, expected, actual):
             assert tuple(summary.outputs[name]) == want.shape, (runtime, name)
             result = compare(name, got, want)

@@ -59,7 +59,8 @@ def test_convert_verify_passes(tmp_path):
         "convert", symbol, params, "--input-shape", "data:1,3,8,8", "--output", tmp_path / "out", "--verify"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "OK: every output within tolerance" in result.stdout
+    assert "OK: 2 blobs compared, every one within tolerance" in result.stdout
+    assert "in opencv" in result.stdout
 
 
 def test_console_script_is_installed(tmp_path):

@@ -13,8 +13,8 @@ from .convert import convert, likely_data_inputs, unsupported_nodes
 from .errors import ConversionError
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
-from .verify.compare import Comparison
-from .verify.outputs import BACKENDS, input_shapes, random_inputs, verify_outputs
+from .verify.report import DEFAULT_TOLERANCE, verify
+from .verify.runtimes import BACKENDS
 
 log = logging.getLogger("mxnet2caffe")
 
@@ -57,36 +57,21 @@ def run_convert(args: argparse.Namespace) -> int:
     print(f"{summary.layer_count} layers; inputs {_describe(summary.inputs)}; outputs {_describe(summary.outputs)}")
     if not args.verify:
         return 0
-    return _verify(symbol, params, summary.prototxt, summary.caffemodel, args.backend, args.tolerance)
+    return _verify(args, symbol, params, summary.prototxt, summary.caffemodel)
 
 
 def run_verify(args: argparse.Namespace) -> int:
     symbol, params = model_files(args.model, args.params)
-    return _verify(symbol, params, Path(args.prototxt), Path(args.caffemodel), args.backend, args.tolerance)
+    return _verify(args, symbol, params, Path(args.prototxt), Path(args.caffemodel))
 
 
-def _verify(symbol: Path, params: Path, prototxt: Path, caffemodel: Path, backend: str, tolerance: float) -> int:
-    inputs = random_inputs(input_shapes(prototxt))
-    graph = read_symbol(symbol)
-    outputs = [graph.node(ref).name for ref in graph.heads]
-    rows = verify_outputs(symbol, params, prototxt, caffemodel, inputs, outputs, backend)
-    print(f"MXNet vs Caffe model in {backend}, seeded random input, tolerance {tolerance:g} (relative max error)")
-    _print_rows(rows, tolerance)
-    failed = [row.name for row in rows if not row.within(tolerance)]
-    if failed:
-        print(f"FAILED: {', '.join(failed)} over tolerance")
-        return 1
-    print("OK: every output within tolerance")
-    return 0
-
-
-def _print_rows(rows: Sequence[Comparison], tolerance: float) -> None:
-    width = max(len(row.name) for row in rows)
-    print(f"  {'output':<{width}}  {'shape':<18} {'max abs err':>12} {'rel err':>10} {'cosine':>10}")
-    for row in rows:
-        shape = "x".join(map(str, row.shape))
-        flag = "" if row.within(tolerance) else "  <-- over tolerance"
-        print(f"  {row.name:<{width}}  {shape:<18} {row.max_abs_error:>12.3g} {row.relative_error:>10.3g} {row.cosine:>10.6f}{flag}")
+def _verify(args: argparse.Namespace, symbol: Path, params: Path, prototxt: Path, caffemodel: Path) -> int:
+    report = verify(
+        symbol, params, prototxt, caffemodel,
+        backend=args.backend, tolerance=args.tolerance, image=args.input, seed=args.seed,
+    )
+    print(report.format(layers=not args.outputs_only))
+    return 0 if report.ok else 1
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -116,7 +101,12 @@ def _describe(tensors: Dict[str, Tuple[int, ...]]) -> str:
 
 def _verify_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="opencv", help="the Caffe runtime")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="relative max error allowed")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="relative max error allowed")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--input", metavar="IMAGE", help="feed this image (resized, RGB or gray, 0..255)")
+    source.add_argument("--random", action="store_true", help="feed seeded random values (the default)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random input")
+    parser.add_argument("--outputs-only", action="store_true", help="print only the model outputs' rows")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,17 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[NAME:]D1,D2,...", help="shape of an input; repeat for several inputs",
     )
     conv.add_argument("--output", "-o", required=True, help="writes OUTPUT.prototxt and OUTPUT.caffemodel")
-    conv.add_argument("--verify", action="store_true", help="then compare the outputs with MXNet's")
+    conv.add_argument("--verify", action="store_true", help="then compare every layer with MXNet")
     _verify_options(conv)
     conv.set_defaults(run=run_convert)
 
-    verify = commands.add_parser("verify", help="compare a converted model's outputs with MXNet's")
-    verify.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")
-    verify.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
-    verify.add_argument("prototxt", help="the converted NET.prototxt")
-    verify.add_argument("caffemodel", help="the converted NET.caffemodel")
-    _verify_options(verify)
-    verify.set_defaults(run=run_verify)
+    checker = commands.add_parser("verify", help="compare a converted model with MXNet, layer by layer")
+    checker.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")
+    checker.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
+    checker.add_argument("prototxt", help="the converted NET.prototxt")
+    checker.add_argument("caffemodel", help="the converted NET.caffemodel")
+    _verify_options(checker)
+    checker.set_defaults(run=run_verify)
 
     inspect = commands.add_parser("inspect", help="ops, inputs and heads of a symbol; unsupported ops")
     inspect.add_argument("symbol", help="SYMBOL.json")

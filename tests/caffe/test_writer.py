@@ -23,7 +23,7 @@ from mxnet2caffe.caffe.writer import (
     write_files_atomically,
     write_net,
 )
-from mxnet2caffe.verify.runtimes import opencv_forward
+from mxnet2caffe.verify.runtimes import backend_forward
 
 SPECIAL_VALUES = np.array(
     [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-40, np.finfo(np.float32).max,
@@ -374,7 +374,7 @@ def test_opencv_dnn_computes_with_the_written_weights(tmp_path, rng):
     )
     prototxt, caffemodel = write_net(net, tmp_path / "tiny")
     x = rng.normal(size=(2, 2, 4, 3)).astype(np.float32)
-    conv_out, ip_out = opencv_forward(prototxt, caffemodel, {"data": x}, ["conv", "ip"])
+    conv_out, ip_out = backend_forward("opencv", prototxt, caffemodel, {"data": x}, ["conv", "ip"])
     expected_conv = conv2d(x, weight.astype(np.float64), bias, pad=1, stride=2)
     expected_ip = expected_conv.reshape(2, -1) @ ip_weight.astype(np.float64).T + ip_bias
     assert conv_out.shape == (2, 3, 2, 2) and ip_out.shape == (2, 4)

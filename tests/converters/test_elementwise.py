@@ -6,8 +6,8 @@ import pytest
 
 import mxnet2caffe
 from harness import assert_converts_exactly, save_model, assert_rejected, layer_types
-from mxnet2caffe.verify.outputs import random_inputs
-from mxnet2caffe.verify.runtimes import mxnet_forward, opencv_forward
+from mxnet2caffe.verify.inputs import random_inputs
+from mxnet2caffe.verify.runtimes import backend_forward, mxnet_forward
 
 SHAPE = (2, 3, 4, 5)
 TWO_INPUTS = {"a": SHAPE, "b": SHAPE}
@@ -80,7 +80,7 @@ def test_legacy_op_names(tmp_path, op, legacy):
     summary = mxnet2caffe.convert(legacy_path, params_path, shapes, tmp_path / "converted")
     inputs = random_inputs(shapes)
     (want,) = mxnet_forward(symbol_path, params_path, inputs)
-    (got,) = opencv_forward(summary.prototxt, summary.caffemodel, inputs, list(summary.outputs))
+    (got,) = backend_forward("opencv", summary.prototxt, summary.caffemodel, inputs, list(summary.outputs))
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 

@@ -6,7 +6,8 @@ import pytest
 
 import mxnet2caffe
 from harness import TOLERANCE, assert_converts_exactly, random_params, save_model
-from mxnet2caffe.verify.outputs import random_inputs, verify_outputs
+from mxnet2caffe.verify.report import verify
+from mxnet2caffe.verify.runtimes import BACKENDS
 
 
 def batch_norm_params(sym: mx.sym.Symbol, shape, eps: float):
@@ -106,11 +107,10 @@ def test_batch_norm_saved_before_mxnet_0_9(tmp_path, fix_gamma):
     assert mx.sym.load(str(symbol_path)).list_auxiliary_states() == ["bn_moving_mean", "bn_moving_var"]
 
     summary = mxnet2caffe.convert(symbol_path, params_path, {"data": shape}, tmp_path / "converted")
-    comparisons = verify_outputs(
-        symbol_path, params_path, summary.prototxt, summary.caffemodel, random_inputs({"data": shape}), ["relu"]
-    )
-    assert [c.shape for c in comparisons] == [shape]
-    assert all(c.within(TOLERANCE) for c in comparisons), comparisons
+    for backend in BACKENDS:
+        report = verify(symbol_path, params_path, summary.prototxt, summary.caffemodel, backend, TOLERANCE)
+        assert [(row.comparison.name, row.comparison.shape) for row in report.outputs] == [("relu", shape)]
+        assert report.ok, report.format()
 
 
 def test_legacy_batch_norm_without_stats_in_params(tmp_path):

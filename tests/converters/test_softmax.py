@@ -6,8 +6,8 @@ import pytest
 
 import mxnet2caffe
 from harness import assert_converts_exactly, save_model, assert_rejected, layer_types
-from mxnet2caffe.verify.outputs import random_inputs
-from mxnet2caffe.verify.runtimes import mxnet_forward, opencv_forward
+from mxnet2caffe.verify.inputs import random_inputs
+from mxnet2caffe.verify.runtimes import backend_forward, mxnet_forward
 
 
 def _logits(shape, scale: float = 4.0) -> dict:
@@ -124,7 +124,7 @@ def test_softmax_output_4d_follows_mxnet_definition(tmp_path, shape, caplog):
     with caplog.at_level(logging.WARNING):
         summary = mxnet2caffe.convert(tmp_path / "softmax-symbol.json", {}, {"data": shape}, tmp_path / "converted")
     assert "oneDNN" in caplog.text  # users comparing with a CPU MXNet are told why it differs
-    (got,) = opencv_forward(summary.prototxt, summary.caffemodel, inputs, ["softmax"])
+    (got,) = backend_forward("opencv", summary.prototxt, summary.caffemodel, inputs, ["softmax"])
     assert got.shape == shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(got.reshape(shape[0], -1).sum(axis=1), 1.0, rtol=1e-5)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 from types import ModuleType
-from typing import Dict, List, Mapping, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -34,10 +34,7 @@ def require(module: str) -> ModuleType:
         ) from None
 
 
-def mxnet_forward(
-    symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray]
-) -> List[np.ndarray]:
-    """The heads of an MXNet checkpoint at inference (is_train=False)."""
+def _mxnet_executor(symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray], internals: bool):
     mx = require("mxnet")
     sym = mx.sym.load(str(symbol))
     saved = mx.nd.load(str(params))
@@ -54,20 +51,95 @@ def mxnet_forward(
     arg_shapes, _, _ = sym.infer_shape(**{name: value.shape for name, value in inputs.items()})
     for name, shape in zip(sym.list_arguments(), arg_shapes):
         args.setdefault(name, mx.nd.zeros(shape))  # training labels: unused at inference
-    executor = sym.bind(mx.cpu(), args, aux_states=aux, grad_req="null")
+    if internals:
+        everything = sym.get_internals()
+        # variables are inputs and weights, not computed values
+        sym = mx.sym.Group([everything[name] for name in everything.list_outputs() if name not in args and name not in aux])
+    # MXNet's default MKLDNN subgraph pass fuses BatchNorm into Convolution and cannot bind
+    # a graph whose internal outputs are requested: run the graph as written instead
+    previous = os.environ.get("MXNET_SUBGRAPH_BACKEND")
+    os.environ["MXNET_SUBGRAPH_BACKEND"] = "NONE"
+    try:
+        return sym, sym.bind(mx.cpu(), args, aux_states=aux, grad_req="null")
+    finally:
+        if previous is None:
+            del os.environ["MXNET_SUBGRAPH_BACKEND"]
+        else:
+            os.environ["MXNET_SUBGRAPH_BACKEND"] = previous
+
+
+def mxnet_forward(symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray]) -> List[np.ndarray]:
+    """The heads of an MXNet checkpoint at inference (is_train=False)."""
+    _, executor = _mxnet_executor(symbol, params, inputs, internals=False)
     return [out.asnumpy() for out in executor.forward(is_train=False)]
 
 
-def opencv_forward(
-    prototxt: PathLike, caffemodel: PathLike, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
-) -> List[np.ndarray]:
-    """Named blobs of a Caffe model run by OpenCV DNN on the CPU in float32."""
+def mxnet_internal_outputs(
+    symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray]
+) -> Dict[str, np.ndarray]:
+    """Every op output at inference, named as get_internals() names them ("conv0_output"),
+    in the graph's topological order."""
+    sym, executor = _mxnet_executor(symbol, params, inputs, internals=True)
+    outputs = executor.forward(is_train=False)
+    return {name: out.asnumpy() for name, out in zip(sym.list_outputs(), outputs)}
+
+
+def opencv_blobs(
+    prototxt: PathLike,
+    caffemodel: PathLike,
+    inputs: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    fuse: bool = True,
+) -> Dict[str, np.ndarray]:
+    """Outputs of the named layers run by OpenCV DNN on the CPU in float32.
+
+    Our layers are named after their top, so layer names are blob names. `fuse=False`
+    keeps OpenCV from folding BatchNorm/Scale/ReLU into the layer before them, which
+    would hide the intermediate values a layer-by-layer comparison needs."""
     cv2 = require("cv2")
     net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    net.enableFusion(fuse)
     if hasattr(net, "enableWinograd"):
         net.enableWinograd(False)  # Winograd convolution trades accuracy for speed
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, dtype=np.float32), name)
-    return [np.asarray(out) for out in net.forward(list(outputs))]
+    return {name: np.asarray(out) for name, out in zip(names, net.forward(list(names)))}
+
+
+def caffe_blobs(
+    prototxt: PathLike,
+    caffemodel: PathLike,
+    inputs: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    fuse: bool = True,
+) -> Dict[str, np.ndarray]:
+    """Named blobs after a forward pass in real Caffe (pycaffe), CPU mode, TEST phase.
+    `fuse` is there for a uniform signature: Caffe never fuses layers."""
+    from .caffe_home import import_caffe
+
+    caffe = import_caffe()
+    caffe.set_mode_cpu()
+    net = caffe.Net(str(prototxt), str(caffemodel), caffe.TEST)
+    for name, value in inputs.items():
+        net.blobs[name].data[...] = value
+    net.forward()
+    return {name: net.blobs[name].data.copy() for name in names}
+
+
+BACKENDS: Dict[str, Callable[..., Dict[str, np.ndarray]]] = {"caffe": caffe_blobs, "opencv": opencv_blobs}
+
+
+def backend_forward(
+    backend: str,
+    prototxt: PathLike,
+    caffemodel: PathLike,
+    inputs: Mapping[str, np.ndarray],
+    outputs: Sequence[str],
+) -> List[np.ndarray]:
+    """The named outputs of a Caffe model in `backend`, as deployed."""
+    if backend not in BACKENDS:
+        raise ConversionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    blobs = BACKENDS[backend](prototxt, caffemodel, inputs, outputs)
+    return [blobs[name] for name in outputs]
