@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Sets up .venv with the test runtimes (real MXNet and OpenCV DNN) and runs every test.
+# Sets up .venv with the test runtimes (real MXNet, OpenCV DNN, and the reference Caffe built
+# once and cached under ~/.cache/mxnet2caffe) and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=test source scripts/setup_env.sh
+mxnet2caffe build-caffe
 # the tests import the installed package (the source lives under python/); pytest's exit
 # code (5 when no test ran) goes straight out
 python -m pytest -q -p no:cacheprovider tests "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,7 @@ from .convert import convert, likely_data_inputs, unsupported_nodes
 from .errors import ConversionError
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
+from .verify.caffe_home import BUILD_SCRIPT
 from .verify.report import DEFAULT_TOLERANCE, verify
 from .verify.runtimes import BACKENDS
 
@@ -72,6 +74,11 @@ def _verify(args: argparse.Namespace, symbol: Path, params: Path, prototxt: Path
     )
     print(report.format(layers=not args.outputs_only))
     return 0 if report.ok else 1
+
+
+def run_build_caffe(args: argparse.Namespace) -> int:
+    command = ["bash", str(BUILD_SCRIPT)] + (["--force"] if args.force else []) + [args.python]
+    return subprocess.run(command).returncode
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -141,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("symbol", help="SYMBOL.json")
     inspect.add_argument("params", nargs="?", help="FILE.params: tells inputs from weights exactly")
     inspect.set_defaults(run=run_inspect)
+
+    build = commands.add_parser(
+        "build-caffe", help="build the reference Caffe with pycaffe for verification (cached; minutes)"
+    )
+    build.add_argument("python", nargs="?", default=sys.executable, help="the interpreter to build for")
+    build.add_argument("--force", action="store_true", help="rebuild even if a cached build works")
+    build.set_defaults(run=run_build_caffe)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Finds a real Caffe with pycaffe, as built by scripts/build_reference_caffe.sh, and imports it.
+"""Finds a real Caffe with pycaffe, as `mxnet2caffe build-caffe` builds it, and imports it.
 
 Search order: a `caffe` that is already importable; the directory in $MXNET2CAFFE_CAFFE_HOME;
 the build script's cache dir `${XDG_CACHE_HOME:-~/.cache}/mxnet2caffe/caffe-<tag>`. A Caffe home
@@ -18,7 +18,7 @@ from .runtimes import RuntimeMissingError
 
 ENV_VAR = "MXNET2CAFFE_CAFFE_HOME"
 SDIST = "brocolli-caffe==9.0.2"
-_BUILD_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "build_reference_caffe.sh"
+BUILD_SCRIPT = Path(__file__).resolve().with_name("build_reference_caffe.sh")
 
 
 def version_tag() -> str:
@@ -33,8 +33,7 @@ def default_home() -> Path:
 
 def build_command() -> str:
     """The command that builds Caffe for this interpreter."""
-    script = _BUILD_SCRIPT if _BUILD_SCRIPT.is_file() else "scripts/build_reference_caffe.sh"
-    return f"bash {script} {sys.executable}"
+    return f"{sys.executable} -m mxnet2caffe build-caffe"
 
 
 def _is_home(path: Path) -> bool:
