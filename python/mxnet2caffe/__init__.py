@@ -2,6 +2,7 @@
 
 from .convert import ConversionSummary, convert
 from .converters.context import ConvertOptions
+from .verify.report import VerifyReport, verify
 from .errors import (
     ConversionError,
     InputFileError,
@@ -18,5 +19,7 @@ __all__ = [
     "NodeError",
     "ShapeError",
     "UnsupportedOpsError",
+    "VerifyReport",
     "convert",
+    "verify",
 ]

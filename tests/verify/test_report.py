@@ -100,3 +100,10 @@ def test_cli_missing_image_is_a_clean_error(converted, tmp_path):
     result = run_verify(*converted, "--input", tmp_path / "nope.png")
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "nope.png" in result.stderr
+
+
+def test_python_api_returns_the_rows(converted):
+    report = mxnet2caffe.verify(SYMBOL, PARAMS, *converted, backend="opencv", seed=3)
+    assert isinstance(report, mxnet2caffe.VerifyReport)
+    assert report.input_description == "random normal, seed 3"
+    assert report.rows[0].comparison.name == "conv0" and report.rows[-1].comparison.name == "fc1"
