@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 from .convert import convert, likely_data_inputs, unsupported_nodes
+from .converters.options import NATIVE, STOCK, SWITCHES, ConvertOptions
 from .errors import ConversionError
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
@@ -53,7 +54,8 @@ def _shapes(pairs: Sequence[Tuple[str, Tuple[int, ...]]]) -> Dict[str, Tuple[int
 
 def run_convert(args: argparse.Namespace) -> int:
     symbol, params = model_files(args.model, args.params)
-    summary = convert(symbol, params, _shapes(args.input_shape), args.output)
+    options = ConvertOptions(forms={switch: getattr(args, switch) for switch in SWITCHES})
+    summary = convert(symbol, params, _shapes(args.input_shape), args.output, options)
     print(f"wrote {summary.prototxt}")
     print(f"wrote {summary.caffemodel}")
     print(f"{summary.layer_count} layers; inputs {_describe(summary.inputs)}; outputs {_describe(summary.outputs)}")
@@ -132,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[NAME:]D1,D2,...", help="shape of an input; repeat for several inputs",
     )
     conv.add_argument("--output", "-o", required=True, help="writes OUTPUT.prototxt and OUTPUT.caffemodel")
+    for switch, meaning in SWITCHES.items():
+        conv.add_argument(
+            "--" + switch.replace("_", "-"), choices=(STOCK, NATIVE), default=STOCK,
+            help=f"{meaning} (default stock: runs in any Caffe)",
+        )
     conv.add_argument("--verify", action="store_true", help="then compare every layer with MXNet")
     _verify_options(conv)
     conv.set_defaults(run=run_convert)

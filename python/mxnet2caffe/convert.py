@@ -13,7 +13,8 @@ import numpy as np
 from . import converters  # noqa: F401  (registers every converter)
 from .caffe.net import Layer, Net, Shape, Tensor
 from .caffe.writer import write_net
-from .converters.context import ConvertOptions, NodeContext
+from .converters.context import NodeContext
+from .converters.options import ConvertOptions
 from .converters.registry import is_supported, lookup
 from .errors import ConversionError, NodeError, ShapeError, UnsupportedOpsError
 from .graph import Graph, Node, TensorRef

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
@@ -11,12 +10,8 @@ from ..attrs import Attrs
 from ..caffe.net import Layer, Shape, Tensor
 from ..errors import NodeError
 from ..graph import Node
+from .options import ConvertOptions
 from .registry import Converted
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    """Choices a user makes about the emitted model (more arrive with native layers)."""
 
 
 class NodeContext:
