@@ -110,6 +110,8 @@ def convert_broadcast_multiply(ctx: NodeContext) -> Converted:
         raise _unsupported_broadcast(ctx, lhs, rhs, "both operands are stretched")
     # a product commutes: the full-size operand goes first whatever the order
     big, small = (lhs, rhs) if lhs.shape == out else (rhs, lhs)
+    if ctx.options.native("broadcast_mul"):
+        return _native_broadcast_multiply(ctx, big, small)
     axis, dims = _scale_span(ctx, big, small)
     factor = ctx.layer_name("reshape")
     return Converted(
@@ -121,6 +123,20 @@ def convert_broadcast_multiply(ctx: NodeContext) -> Converted:
         ),
         outputs=(Tensor(ctx.output_blob(), out),),
     )
+
+
+def _native_broadcast_multiply(ctx: NodeContext, big: Tensor, small: Tensor) -> Converted:
+    """One MXBroadcastMul layer (caffe_layers/); it wants both operands of the same rank."""
+    layers = []
+    factor = small.blob
+    if len(small.shape) != len(big.shape):
+        factor = ctx.layer_name("reshape")
+        padded = (1,) * (len(big.shape) - len(small.shape)) + small.shape
+        layers.append(
+            ctx.layer("Reshape", [small.blob], [factor], {"reshape_param": {"shape": {"dim": list(padded)}}}, suffix="reshape")
+        )
+    layers.append(ctx.layer("MXBroadcastMul", [big.blob, factor], [ctx.output_blob()]))
+    return Converted(layers=tuple(layers), outputs=(Tensor(ctx.output_blob(), big.shape),))
 
 
 def _scalar(ctx: NodeContext) -> float:
