@@ -19,9 +19,6 @@ from .verify.caffe_home import BUILD_SCRIPT
 from .verify.report import DEFAULT_TOLERANCE, verify
 from .verify.runtimes import BACKENDS
 
-log = logging.getLogger("mxnet2caffe")
-
-
 def parse_input_shape(text: str) -> Tuple[str, Tuple[int, ...]]:
     """'data:1,3,224,224' -> ('data', (1, 3, 224, 224)); a bare shape gets the name ''."""
     name, _, dims = text.rpartition(":")
