@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "blob_encoding.hpp"
+#include "mxnet2caffe/broadcast_mul.hpp"
 
 namespace py = pybind11;
 
@@ -40,14 +41,31 @@ py::bytes length_delimited(std::uint32_t field, const std::string& payload) {
   return py::bytes(out);
 }
 
+FloatArray broadcast_mul(const FloatArray& x, const FloatArray& s) {
+  const mxnet2caffe::Shape x_shape(x.shape(), x.shape() + x.ndim());
+  const mxnet2caffe::Shape s_shape(s.shape(), s.shape() + s.ndim());
+  FloatArray y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  float* out = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    mxnet2caffe::broadcast_mul_forward(x.data(), x_shape, s.data(), s_shape, out);
+  }
+  return y;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
-  m.doc() = "Native kernels of mxnet2caffe (weight blob serialization).";
+  m.doc() = "Native kernels of mxnet2caffe (weight blob serialization, broadcast_mul).";
   m.def("encode_blob", &encode_blob, py::arg("array"),
         "Serialized caffe.BlobProto (shape + packed float32 data) of an array.");
   m.def("encode_blobs_field", &encode_blobs_field, py::arg("arrays"), py::arg("field"),
         "Each array as a BlobProto in repeated message field `field`, concatenated.");
   m.def("length_delimited", &length_delimited, py::arg("field"), py::arg("payload"),
         "A length-delimited protobuf field (tag, length, payload).");
+  m.def("broadcast_mul", &broadcast_mul, py::arg("x"), py::arg("s"),
+        "x * s in float32, s broadcast to x's shape (same rank, each axis x's size or 1); "
+        "ValueError when it does not broadcast.");
+  m.def("broadcast_mul_shape_error", &mxnet2caffe::broadcast_mul_shape_error, py::arg("x_shape"),
+        py::arg("s_shape"), "Why s_shape does not broadcast to x_shape for broadcast_mul, or \"\".");
 }

@@ -6,6 +6,7 @@ real Caffe runtimes (OpenCV DNN now) on the other, compared by relative max erro
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -14,13 +15,22 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
-from mxnet2caffe.caffe.profiles import STOCK_LAYER_TYPES
+from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES, STOCK_LAYER_TYPES
 from mxnet2caffe.verify.compare import compare
 from mxnet2caffe.caffe.reader import read_prototxt
 from mxnet2caffe.verify.inputs import random_inputs
 from mxnet2caffe.verify.runtimes import BACKENDS, backend_forward, mxnet_forward
 
 TOLERANCE = 1e-4
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "se_resnet" / "se_resnet"  # the bundled model, as a checkpoint prefix
+
+
+def run(*command, **kwargs) -> str:
+    """Runs a command that must succeed; returns its standard output."""
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 def random_params(
@@ -84,8 +94,9 @@ def assert_converts_exactly(
     summary = mxnet2caffe.convert(
         symbol_path, params_path, dict(input_shapes), directory / "converted", options
     )
+    allowed = STOCK_LAYER_TYPES | (NATIVE_LAYER_TYPES if options and options.forms else frozenset())
     emitted = set(layer_types(summary))
-    assert emitted <= STOCK_LAYER_TYPES, f"non-stock Caffe layer types: {emitted - STOCK_LAYER_TYPES}"
+    assert emitted <= allowed, f"layer types beyond the chosen profile: {emitted - allowed}"
     inputs = dict(inputs) if inputs is not None else random_inputs(input_shapes)
     expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)

@@ -198,3 +198,26 @@ def test_unwritable_output_is_a_clean_error(tmp_path):
     result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out")
     assert_clean_failure(result, "cannot write the model")
     assert not (tmp_path / "out.prototxt").exists()
+
+
+def test_native_form_converts_and_verifies_in_real_caffe(tmp_path):
+    from harness import EXAMPLE
+
+    result = run_cli(
+        "convert", EXAMPLE, "0", "--input-shape", "1,1,108,108", "--output", tmp_path / "out",
+        "--broadcast-mul", "native", "--verify", "--backend", "caffe",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "in caffe" in result.stdout and "OK: 118 blobs compared" in result.stdout
+    assert (tmp_path / "out.prototxt").read_text().count('type: "MXBroadcastMul"') == 8
+
+
+def test_build_layers_prints_the_plugin_path():
+    result = run_cli("build-layers")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("libmxnet2caffe_layers.so")
+
+
+def test_build_layers_without_a_caffe_home_is_a_clean_error(tmp_path):
+    result = run_cli("build-layers", "--caffe-home", tmp_path)
+    assert_clean_failure(result, str(tmp_path), "lib/libcaffe.so")

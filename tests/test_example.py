@@ -1,21 +1,25 @@
-"""The bundled example the README runs: an insightface-style SE-ResNet on 1x1x108x108."""
-
-from pathlib import Path
+"""The bundled example the README runs: an insightface-style SE-ResNet on 1x1x108x108,
+converted in the stock form and with native MXBroadcastMul layers for its SE blocks."""
 
 import pytest
 
 import mxnet2caffe
+from harness import EXAMPLE, layer_types
 from mxnet2caffe.verify.report import verify
 from mxnet2caffe.verify.runtimes import BACKENDS
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "se_resnet" / "se_resnet"
+SE_BLOCKS = 8
 
 
+@pytest.mark.parametrize("form", ["stock", "native"])
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
-def test_bundled_example_matches_mxnet_layer_by_layer(tmp_path, backend):
+def test_bundled_example_matches_mxnet_layer_by_layer(tmp_path, backend, form):
     symbol, params = f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params"
-    summary = mxnet2caffe.convert(symbol, params, {"data": (1, 1, 108, 108)}, tmp_path / "se_resnet")
+    options = mxnet2caffe.ConvertOptions(forms={"broadcast_mul": form})
+    summary = mxnet2caffe.convert(symbol, params, {"data": (1, 1, 108, 108)}, tmp_path / "se_resnet", options)
     assert summary.outputs == {"fc1": (1, 64)}
+    types = layer_types(summary)
+    assert types.count("MXBroadcastMul") == (SE_BLOCKS if form == "native" else 0)
     report = verify(symbol, params, summary.prototxt, summary.caffemodel, backend)
     assert report.ok, report.format()
     assert [row.comparison.name for row in report.outputs] == ["fc1"]

@@ -2,25 +2,14 @@
 and converts there byte-for-byte as here. The fresh venv takes the newest numpy (2.x),
 while the test venv pins numpy 1.x for MXNet: both majors are covered."""
 
-import subprocess
 import sys
 import textwrap
 import venv
-from pathlib import Path
 
 import pytest
 
 import mxnet2caffe
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "se_resnet" / "se_resnet"
-
-
-def run(*command, **kwargs):
-    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
+from harness import EXAMPLE, ROOT, run
 
 @pytest.mark.slow
 def test_wheel_installs_and_converts_in_a_fresh_venv(tmp_path):

@@ -80,6 +80,13 @@ def run_build_caffe(args: argparse.Namespace) -> int:
     return subprocess.run(command).returncode
 
 
+def run_build_layers(args: argparse.Namespace) -> int:
+    from .caffe_layers import build_plugin  # CMake and a Caffe home are needed only here
+
+    print(build_plugin(Path(args.caffe_home) if args.caffe_home else None, force=args.force))
+    return 0
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     graph = read_symbol(args.symbol)
     nodes = graph.reachable()
@@ -159,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("python", nargs="?", default=sys.executable, help="the interpreter to build for")
     build.add_argument("--force", action="store_true", help="rebuild even if a cached build works")
     build.set_defaults(run=run_build_caffe)
+
+    layers = commands.add_parser(
+        "build-layers", help="build the native layers (MXBroadcastMul ...) as a plugin for a Caffe; prints its path"
+    )
+    layers.add_argument(
+        "--caffe-home", help="a Caffe with include/ and lib/libcaffe.so (default: the build-caffe one)"
+    )
+    layers.add_argument("--force", action="store_true", help="rebuild even if a cached plugin fits")
+    layers.set_defaults(run=run_build_layers)
     return parser
 
 

@@ -127,6 +127,32 @@ def test_broadcast_multiply_by_a_span_of_axes(tmp_path, data_shape, scale_shape,
     assert layer_types(summary)[-1] == "Scale"
 
 
+NATIVE = mxnet2caffe.ConvertOptions(forms={"broadcast_mul": "native"})
+
+
+@pytest.mark.parametrize("scale_first", [False, True])
+def test_squeeze_excitation_block_native(tmp_path, scale_first):
+    data = mx.sym.Variable("data")
+    x = mx.sym.Convolution(data, kernel=(3, 3), pad=(1, 1), num_filter=8, name="conv")
+    summary = assert_converts_exactly(_squeeze_excite(x, 8, scale_first), {"data": (2, 3, 6, 7)}, tmp_path, options=NATIVE)
+    assert layer_types(summary)[-1] == "MXBroadcastMul" and "Scale" not in layer_types(summary)
+
+
+@pytest.mark.parametrize(
+    "data_shape, scale_shape",
+    [
+        ((2, 3, 4, 5), (1, 1, 1, 1)),  # single value: no stock form, one native layer
+        ((2, 3, 4, 5), (2, 1, 4, 5)),  # not one span of axes: no stock form either
+        ((2, 3, 4, 5), (3, 1, 1)),  # fewer dims: reshaped first
+        ((2, 3, 4, 5), (2, 3, 1, 1)),
+    ],
+)
+def test_native_broadcast_multiply_covers_any_stretch(tmp_path, data_shape, scale_shape):
+    sym = mx.sym.broadcast_mul(mx.sym.Variable("data"), mx.sym.Variable("scale"), name="product")
+    summary = assert_converts_exactly(sym, {"data": data_shape, "scale": scale_shape}, tmp_path, options=NATIVE)
+    assert layer_types(summary)[-1] == "MXBroadcastMul"
+
+
 @pytest.mark.parametrize(
     "op, lhs, rhs, match",
     [

@@ -2,18 +2,17 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 import mxnet2caffe
+from harness import EXAMPLE
 from mxnet2caffe.caffe.reader import read_caffemodel
 from mxnet2caffe.verify.report import verify
 from mxnet2caffe.verify.runtimes import BACKENDS
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "se_resnet" / "se_resnet"
 SYMBOL, PARAMS = f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params"
 BROKEN_LAYER = "stage2_unit1_conv1"
 

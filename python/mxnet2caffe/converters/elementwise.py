@@ -57,10 +57,12 @@ def broadcast_shape(ctx: NodeContext, lhs: Shape, rhs: Shape) -> Shape:
 
 
 def _unsupported_broadcast(ctx: NodeContext, lhs: Tensor, rhs: Tensor, why: str) -> NodeError:
-    return ctx.error(
-        f"broadcasting {lhs.shape} with {rhs.shape} is not supported: {why} "
-        "(a native broadcasting layer is planned)"
+    remedy = (
+        "convert with --broadcast-mul native for the MXBroadcastMul layer"
+        if ctx.node.op == "broadcast_mul"
+        else "a native broadcasting layer is planned"
     )
+    return ctx.error(f"broadcasting {lhs.shape} with {rhs.shape} is not supported in stock Caffe: {why} ({remedy})")
 
 
 def _equal_shape_broadcast(ctx: NodeContext, operation: str, coeff: Sequence[float] = ()) -> Converted:

@@ -10,6 +10,8 @@ from typing import Callable, Dict, List, Mapping, Sequence, Union
 
 import numpy as np
 
+from ..caffe.profiles import NATIVE_LAYER_TYPES
+from ..caffe.reader import read_prototxt
 from ..errors import ConversionError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -84,6 +86,11 @@ def mxnet_internal_outputs(
     return {name: out.asnumpy() for name, out in zip(sym.list_outputs(), outputs)}
 
 
+def uses_native_layers(prototxt: PathLike) -> bool:
+    """Whether a prototxt has layer types of our own (caffe_layers/), which runtimes must be given."""
+    return any(layer.type in NATIVE_LAYER_TYPES for layer in read_prototxt(prototxt).layer)
+
+
 def opencv_blobs(
     prototxt: PathLike,
     caffemodel: PathLike,
@@ -97,6 +104,10 @@ def opencv_blobs(
     keeps OpenCV from folding BatchNorm/Scale/ReLU into the layer before them, which
     would hide the intermediate values a layer-by-layer comparison needs."""
     cv2 = require("cv2")
+    if uses_native_layers(prototxt):
+        from ..caffe_layers.opencv import register_opencv_layers
+
+        register_opencv_layers()
     net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
@@ -120,6 +131,10 @@ def caffe_blobs(
     from .caffe_home import import_caffe
 
     caffe = import_caffe()
+    if uses_native_layers(prototxt):
+        from ..caffe_layers import load
+
+        load()
     caffe.set_mode_cpu()
     net = caffe.Net(str(prototxt), str(caffemodel), caffe.TEST)
     for name, value in inputs.items():

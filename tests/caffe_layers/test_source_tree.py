@@ -1,0 +1,101 @@
+"""The second way into a Caffe: the sources copied into a Caffe source tree compile there with
+only that tree's include/ on the path (as Caffe's CMake and Makefile builds compile them), and
+the objects, linked into a library, give a Caffe with MXBroadcastMul built in."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mxnet2caffe.caffe_layers import CAFFE_TREE_FILES, NativeLayerError, copy_into_caffe_tree
+from mxnet2caffe.caffe_layers.build import resolve_caffe_home
+
+PYTHON_DIR = Path(__file__).resolve().parent.parent.parent / "python"
+# Caffe's own flags (Makefile: -Wall -Wno-sign-compare; C++11 is the oldest standard it builds with)
+CAFFE_CXXFLAGS = ["-std=c++11", "-O2", "-fPIC", "-DCPU_ONLY", "-Wall", "-Wno-sign-compare", "-Werror"]
+
+
+@pytest.fixture(scope="module")
+def caffe_tree(tmp_path_factory) -> Path:
+    """A Caffe source tree's layout: the reference build's headers, an empty src/caffe/."""
+    root = tmp_path_factory.mktemp("caffe_tree")
+    shutil.copytree(resolve_caffe_home() / "include", root / "include")
+    (root / "src" / "caffe" / "layers").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def objects(caffe_tree) -> list:
+    written = copy_into_caffe_tree(caffe_tree)
+    assert sorted(written) == sorted(caffe_tree / path for path in CAFFE_TREE_FILES.values())
+    compiled = []
+    for source in sorted((caffe_tree / "src").rglob("*.cpp")):
+        target = source.with_suffix(".o")
+        result = subprocess.run(
+            ["g++", *CAFFE_CXXFLAGS, f"-I{caffe_tree / 'include'}", "-c", str(source), "-o", str(target)],
+            capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        compiled.append(target)
+    return compiled
+
+
+def test_the_layer_header_needs_only_caffe_headers(caffe_tree, objects):
+    header = (caffe_tree / "include" / "caffe" / "layers" / "mx_broadcast_mul_layer.hpp").read_text()
+    includes = [line.split()[1].strip('"<>') for line in header.splitlines() if line.startswith("#include")]
+    assert all(name.startswith("caffe/") or "/" not in name for name in includes), includes
+
+
+def test_objects_define_the_layer_for_float_and_double(objects):
+    symbols = subprocess.run(["nm", "-C", *map(str, objects)], capture_output=True, text=True, check=True).stdout
+    for dtype in ("float", "double"):
+        assert f"caffe::MXBroadcastMulLayer<{dtype}>::Forward_cpu" in symbols
+        assert f"mxnet2caffe::broadcast_mul_backward<{dtype}>" in symbols
+
+
+def test_a_caffe_with_the_objects_built_in_runs_the_layer(tmp_path, objects):
+    """The objects linked into a library stand for a rebuilt libcaffe; load() then sees the type
+    and loads no plugin (which would abort Caffe with a second registration)."""
+    home = resolve_caffe_home()
+    library = tmp_path / "libbuilt_in_layers.so"
+    subprocess.run(
+        ["g++", "-shared", "-o", str(library), *map(str, objects), f"-L{home}/lib", "-lcaffe", "-lglog",
+         f"-Wl,-rpath,{home}/lib"],
+        check=True, capture_output=True,
+    )
+    code = textwrap.dedent(
+        """
+        import ctypes, os, sys
+        import numpy as np
+        from mxnet2caffe.caffe_layers import load
+        from mxnet2caffe.verify.caffe_home import import_caffe
+        caffe = import_caffe()
+        ctypes.CDLL(sys.argv[1], mode=os.RTLD_GLOBAL)
+        assert load() is None
+        with open(sys.argv[2], "w") as net:
+            net.write('''
+        layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 5 } } }
+        layer { name: "s" type: "Input" top: "s" input_param { shape { dim: 2 dim: 3 dim: 1 dim: 1 } } }
+        layer { name: "y" type: "MXBroadcastMul" bottom: "x" bottom: "s" top: "y" }
+        ''')
+        net = caffe.Net(sys.argv[2], caffe.TEST)
+        x, s = np.random.rand(2, 3, 4, 5).astype(np.float32), np.random.rand(2, 3, 1, 1).astype(np.float32)
+        assert np.array_equal(net.forward(x=x, s=s)["y"], x * s)
+        print("ok")
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(library), str(tmp_path / "net.prototxt")], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
+
+
+def test_copy_needs_a_caffe_tree(tmp_path):
+    with pytest.raises(NativeLayerError, match="not a Caffe source tree"):
+        copy_into_caffe_tree(tmp_path)
