@@ -22,11 +22,10 @@ from mxnet2caffe.caffe_layers import (
 from mxnet2caffe.caffe_layers.build import resolve_caffe_home
 from mxnet2caffe.caffe_layers.opencv import OPENCV_LAYERS
 
-PYTHON_DIR = Path(__file__).resolve().parent.parent.parent / "python"
 
 
 def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    environment = dict(os.environ)  # the package under test, as the parent process imports it
     command = [sys.executable, "-c", textwrap.dedent(code), *args]
     return subprocess.run(command, capture_output=True, text=True, env=environment)
 

@@ -14,7 +14,6 @@ import pytest
 from mxnet2caffe.caffe_layers import CAFFE_TREE_FILES, NativeLayerError, copy_into_caffe_tree
 from mxnet2caffe.caffe_layers.build import resolve_caffe_home
 
-PYTHON_DIR = Path(__file__).resolve().parent.parent.parent / "python"
 # Caffe's own flags (Makefile: -Wall -Wno-sign-compare; C++11 is the oldest standard it builds with)
 CAFFE_CXXFLAGS = ["-std=c++11", "-O2", "-fPIC", "-DCPU_ONLY", "-Wall", "-Wno-sign-compare", "-Werror"]
 
@@ -88,7 +87,7 @@ def test_a_caffe_with_the_objects_built_in_runs_the_layer(tmp_path, objects):
         print("ok")
         """
     )
-    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    env = dict(os.environ)  # the package under test, as the parent process imports it
     result = subprocess.run(
         [sys.executable, "-c", code, str(library), str(tmp_path / "net.prototxt")], capture_output=True, text=True, env=env
     )
