@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "blob_encoding.hpp"
-#include "mxnet2caffe/broadcast_mul.hpp"
+#include "mxnet2caffe/broadcast.hpp"
 
 namespace py = pybind11;
 
@@ -41,14 +41,15 @@ py::bytes length_delimited(std::uint32_t field, const std::string& payload) {
   return py::bytes(out);
 }
 
-FloatArray broadcast_mul(const FloatArray& x, const FloatArray& s) {
-  const mxnet2caffe::Shape x_shape(x.shape(), x.shape() + x.ndim());
-  const mxnet2caffe::Shape s_shape(s.shape(), s.shape() + s.ndim());
-  FloatArray y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+FloatArray broadcast(mxnet2caffe::BroadcastOp op, const FloatArray& a, const FloatArray& b) {
+  const mxnet2caffe::Shape a_shape(a.shape(), a.shape() + a.ndim());
+  const mxnet2caffe::Shape b_shape(b.shape(), b.shape() + b.ndim());
+  const mxnet2caffe::Shape shape = mxnet2caffe::broadcast_output_shape(a_shape, b_shape);
+  FloatArray y(std::vector<py::ssize_t>(shape.begin(), shape.end()));
   float* out = y.mutable_data();
   {
     py::gil_scoped_release release;
-    mxnet2caffe::broadcast_mul_forward(x.data(), x_shape, s.data(), s_shape, out);
+    mxnet2caffe::broadcast_forward(op, a.data(), a_shape, b.data(), b_shape, out);
   }
   return y;
 }
@@ -56,16 +57,21 @@ FloatArray broadcast_mul(const FloatArray& x, const FloatArray& s) {
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
-  m.doc() = "Native kernels of mxnet2caffe (weight blob serialization, broadcast_mul).";
+  m.doc() = "Native kernels of mxnet2caffe (weight blob serialization, broadcast arithmetic).";
   m.def("encode_blob", &encode_blob, py::arg("array"),
         "Serialized caffe.BlobProto (shape + packed float32 data) of an array.");
   m.def("encode_blobs_field", &encode_blobs_field, py::arg("arrays"), py::arg("field"),
         "Each array as a BlobProto in repeated message field `field`, concatenated.");
   m.def("length_delimited", &length_delimited, py::arg("field"), py::arg("payload"),
         "A length-delimited protobuf field (tag, length, payload).");
-  m.def("broadcast_mul", &broadcast_mul, py::arg("x"), py::arg("s"),
-        "x * s in float32, s broadcast to x's shape (same rank, each axis x's size or 1); "
-        "ValueError when it does not broadcast.");
-  m.def("broadcast_mul_shape_error", &mxnet2caffe::broadcast_mul_shape_error, py::arg("x_shape"),
-        py::arg("s_shape"), "Why s_shape does not broadcast to x_shape for broadcast_mul, or \"\".");
+  py::enum_<mxnet2caffe::BroadcastOp>(m, "BroadcastOp", "The operation of broadcast(op, a, b).")
+      .value("mul", mxnet2caffe::BroadcastOp::kMul)
+      .value("add", mxnet2caffe::BroadcastOp::kAdd)
+      .value("sub", mxnet2caffe::BroadcastOp::kSub)
+      .value("div", mxnet2caffe::BroadcastOp::kDiv);
+  m.def("broadcast", &broadcast, py::arg("op"), py::arg("a"), py::arg("b"),
+        "a op b in float32, where one of a and b broadcasts to the other (same rank, each axis the "
+        "other's size or 1); ValueError when they do not broadcast so.");
+  m.def("broadcast_output_shape", &mxnet2caffe::broadcast_output_shape, py::arg("a_shape"), py::arg("b_shape"),
+        "The shape of broadcast(op, a, b); ValueError saying why when they do not broadcast.");
 }

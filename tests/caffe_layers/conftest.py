@@ -1,10 +1,10 @@
-"""Real pycaffe with the layer plugin loaded, and a writer of small nets using MXBroadcastMul."""
+"""Real pycaffe with the layer plugin loaded, and a writer of small nets using the native layers."""
 
 from pathlib import Path
 from typing import Callable
 
 import pytest
-from native_nets import broadcast_mul_prototxt
+from native_nets import broadcast_prototxt
 
 from mxnet2caffe.caffe_layers import load
 from mxnet2caffe.verify.caffe_home import import_caffe
@@ -20,11 +20,11 @@ def caffe():
 
 @pytest.fixture
 def write_net(tmp_path) -> Callable[..., Path]:
-    """Writes broadcast_mul_prototxt(...) to a file and returns its path."""
+    """Writes broadcast_prototxt(...) to a file and returns its path."""
 
-    def write(x_shape, s_shape, **kwargs) -> Path:
+    def write(a_shape, b_shape, **kwargs) -> Path:
         path = tmp_path / "net.prototxt"
-        path.write_text(broadcast_mul_prototxt(x_shape, s_shape, **kwargs))
+        path.write_text(broadcast_prototxt(a_shape, b_shape, **kwargs))
         return path
 
     return write

@@ -1,6 +1,6 @@
 """The second way into a Caffe: the sources copied into a Caffe source tree compile there with
 only that tree's include/ on the path (as Caffe's CMake and Makefile builds compile them), and
-the objects, linked into a library, give a Caffe with MXBroadcastMul built in."""
+the objects, linked into a library, give a Caffe with the native layer types built in."""
 
 import os
 import shutil
@@ -44,7 +44,7 @@ def objects(caffe_tree) -> list:
 
 
 def test_the_layer_header_needs_only_caffe_headers(caffe_tree, objects):
-    header = (caffe_tree / "include" / "caffe" / "layers" / "mx_broadcast_mul_layer.hpp").read_text()
+    header = (caffe_tree / "include" / "caffe" / "layers" / "mx_broadcast_layer.hpp").read_text()
     includes = [line.split()[1].strip('"<>') for line in header.splitlines() if line.startswith("#include")]
     assert all(name.startswith("caffe/") or "/" not in name for name in includes), includes
 
@@ -52,8 +52,10 @@ def test_the_layer_header_needs_only_caffe_headers(caffe_tree, objects):
 def test_objects_define_the_layer_for_float_and_double(objects):
     symbols = subprocess.run(["nm", "-C", *map(str, objects)], capture_output=True, text=True, check=True).stdout
     for dtype in ("float", "double"):
-        assert f"caffe::MXBroadcastMulLayer<{dtype}>::Forward_cpu" in symbols
-        assert f"mxnet2caffe::broadcast_mul_backward<{dtype}>" in symbols
+        assert f"caffe::MXBroadcastLayer<{dtype}>::Forward_cpu" in symbols
+        for name in ("Mul", "Add", "Sub", "Div"):
+            assert f"caffe::MXBroadcast{name}Layer<{dtype}>::MXBroadcast{name}Layer" in symbols
+        assert f"mxnet2caffe::broadcast_backward<{dtype}>" in symbols
 
 
 def test_a_caffe_with_the_objects_built_in_runs_the_layer(tmp_path, objects):
@@ -70,20 +72,24 @@ def test_a_caffe_with_the_objects_built_in_runs_the_layer(tmp_path, objects):
         """
         import ctypes, os, sys
         import numpy as np
+        from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES
         from mxnet2caffe.caffe_layers import load
         from mxnet2caffe.verify.caffe_home import import_caffe
         caffe = import_caffe()
         ctypes.CDLL(sys.argv[1], mode=os.RTLD_GLOBAL)
         assert load() is None
+        assert NATIVE_LAYER_TYPES <= set(caffe.layer_type_list())
         with open(sys.argv[2], "w") as net:
             net.write('''
         layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 5 } } }
         layer { name: "s" type: "Input" top: "s" input_param { shape { dim: 2 dim: 3 dim: 1 dim: 1 } } }
         layer { name: "y" type: "MXBroadcastMul" bottom: "x" bottom: "s" top: "y" }
+        layer { name: "z" type: "MXBroadcastDiv" bottom: "s" bottom: "x" top: "z" }
         ''')
         net = caffe.Net(sys.argv[2], caffe.TEST)
-        x, s = np.random.rand(2, 3, 4, 5).astype(np.float32), np.random.rand(2, 3, 1, 1).astype(np.float32)
-        assert np.array_equal(net.forward(x=x, s=s)["y"], x * s)
+        x, s = np.random.rand(2, 3, 4, 5).astype(np.float32) + 0.5, np.random.rand(2, 3, 1, 1).astype(np.float32)
+        out = net.forward(x=x, s=s)
+        assert np.array_equal(out["y"], x * s) and np.array_equal(out["z"], s / x)
         print("ok")
         """
     )

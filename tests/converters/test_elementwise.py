@@ -1,4 +1,5 @@
 import json
+import re
 
 import mxnet as mx
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 
 import mxnet2caffe
 from harness import assert_converts_exactly, save_model, assert_rejected, layer_types
+from mxnet2caffe.converters.options import SWITCHES
 from mxnet2caffe.verify.inputs import random_inputs
 from mxnet2caffe.verify.runtimes import backend_forward, mxnet_forward
 
@@ -54,6 +56,7 @@ def test_sum_of_many(tmp_path, op, count):
         ("_rminus_scalar", "_RMinusScalar"),
         ("_mul_scalar", "_MulScalar"),
         ("_div_scalar", "_DivScalar"),
+        ("elemwise_div", "_Div"),
     ],
 )
 def test_legacy_op_names(tmp_path, op, legacy):
@@ -68,6 +71,7 @@ def test_legacy_op_names(tmp_path, op, legacy):
         "_rminus_scalar": lambda: 1.5 - a,
         "_mul_scalar": lambda: a * 1.5,
         "_div_scalar": lambda: a / 1.5,
+        "elemwise_div": lambda: a / b,
     }
     sym = builders[op]()
     graph = json.loads(sym.tojson())
@@ -77,7 +81,8 @@ def test_legacy_op_names(tmp_path, op, legacy):
     legacy_path = tmp_path / "legacy-symbol.json"
     legacy_path.write_text(json.dumps(graph))
     shapes = {name: SHAPE for name in sym.list_arguments()}
-    summary = mxnet2caffe.convert(legacy_path, params_path, shapes, tmp_path / "converted")
+    # dividing tensors has only the native form; the other ops ignore the options
+    summary = mxnet2caffe.convert(legacy_path, params_path, shapes, tmp_path / "converted", ALL_NATIVE)
     inputs = random_inputs(shapes)
     (want,) = mxnet_forward(symbol_path, params_path, inputs)
     (got,) = backend_forward("opencv", summary.prototxt, summary.caffemodel, inputs, list(summary.outputs))
@@ -128,6 +133,14 @@ def test_broadcast_multiply_by_a_span_of_axes(tmp_path, data_shape, scale_shape,
 
 
 NATIVE = mxnet2caffe.ConvertOptions(forms={"broadcast_mul": "native"})
+ALL_NATIVE = mxnet2caffe.ConvertOptions(forms={switch: "native" for switch in SWITCHES})
+# switch -> (MXNet op, the native layer it emits)
+BROADCASTS = {
+    "broadcast_add": (mx.sym.broadcast_add, "MXBroadcastAdd"),
+    "broadcast_sub": (mx.sym.broadcast_sub, "MXBroadcastSub"),
+    "broadcast_mul": (mx.sym.broadcast_mul, "MXBroadcastMul"),
+    "broadcast_div": (mx.sym.broadcast_div, "MXBroadcastDiv"),
+}
 
 
 @pytest.mark.parametrize("scale_first", [False, True])
@@ -138,19 +151,71 @@ def test_squeeze_excitation_block_native(tmp_path, scale_first):
     assert layer_types(summary)[-1] == "MXBroadcastMul" and "Scale" not in layer_types(summary)
 
 
+def _operand_inputs(lhs_shape, rhs_shape, divide: bool) -> dict:
+    """Standard-normal lhs and rhs; a divisor (rhs) of magnitude 0.5..1.5, either sign."""
+    rng = np.random.default_rng(5)
+    lhs = rng.standard_normal(lhs_shape)
+    if divide:
+        rhs = rng.choice([-1.0, 1.0], size=rhs_shape) * rng.uniform(0.5, 1.5, size=rhs_shape)
+    else:
+        rhs = rng.standard_normal(rhs_shape)
+    return {"lhs": lhs.astype(np.float32), "rhs": rhs.astype(np.float32)}
+
+
+@pytest.mark.parametrize("data_first", [True, False])
 @pytest.mark.parametrize(
-    "data_shape, scale_shape",
+    "data_shape, other_shape",
     [
-        ((2, 3, 4, 5), (1, 1, 1, 1)),  # single value: no stock form, one native layer
-        ((2, 3, 4, 5), (2, 1, 4, 5)),  # not one span of axes: no stock form either
+        ((2, 3, 4, 5), (2, 3, 1, 1)),  # SE-like: per sample and channel
+        ((2, 3, 4, 5), (1, 1, 1, 1)),  # single value: no stock form for mul either
+        ((2, 3, 4, 5), (2, 1, 4, 5)),  # not one span of axes
         ((2, 3, 4, 5), (3, 1, 1)),  # fewer dims: reshaped first
-        ((2, 3, 4, 5), (2, 3, 1, 1)),
+        ((2, 6), (6,)),
     ],
 )
-def test_native_broadcast_multiply_covers_any_stretch(tmp_path, data_shape, scale_shape):
-    sym = mx.sym.broadcast_mul(mx.sym.Variable("data"), mx.sym.Variable("scale"), name="product")
-    summary = assert_converts_exactly(sym, {"data": data_shape, "scale": scale_shape}, tmp_path, options=NATIVE)
-    assert layer_types(summary)[-1] == "MXBroadcastMul"
+@pytest.mark.parametrize("switch", list(BROADCASTS))
+def test_native_broadcasts_in_both_operand_orders(tmp_path, switch, data_shape, other_shape, data_first):
+    op, layer = BROADCASTS[switch]
+    lhs_shape, rhs_shape = (data_shape, other_shape) if data_first else (other_shape, data_shape)
+    sym = op(mx.sym.Variable("lhs"), mx.sym.Variable("rhs"), name="result")
+    shapes = {"lhs": lhs_shape, "rhs": rhs_shape}
+    options = mxnet2caffe.ConvertOptions(forms={switch: "native"})
+    inputs = _operand_inputs(lhs_shape, rhs_shape, switch == "broadcast_div")
+    summary = assert_converts_exactly(sym, shapes, tmp_path, inputs=inputs, options=options)
+    types = layer_types(summary)
+    assert types[-1] == layer and set(types) <= {"Input", "Reshape", layer}
+    assert summary.outputs == {"result": data_shape}
+
+
+@pytest.mark.parametrize(
+    "op, layer",
+    [
+        (mx.sym.broadcast_div, "MXBroadcastDiv"),
+        (mx.sym.elemwise_div, "MXBroadcastDiv"),
+        (lambda a, b: a / b, "MXBroadcastDiv"),
+        (mx.sym.broadcast_add, "Eltwise"),  # equal shapes: the stock layer, native switch or not
+        (mx.sym.broadcast_minus, "Eltwise"),
+        (mx.sym.broadcast_mul, "Eltwise"),
+    ],
+)
+def test_equal_shapes_with_native_forms(tmp_path, op, layer):
+    sym = op(mx.sym.Variable("lhs"), mx.sym.Variable("rhs"))
+    inputs = _operand_inputs(SHAPE, SHAPE, divide=True)
+    summary = assert_converts_exactly(sym, {"lhs": SHAPE, "rhs": SHAPE}, tmp_path, inputs=inputs, options=ALL_NATIVE)
+    assert layer_types(summary) == ["Input", "Input", layer]
+
+
+def test_native_broadcasts_in_a_network(tmp_path):
+    """Centering and scaling by per-channel statistics, as normalization blocks do."""
+    x = mx.sym.Convolution(mx.sym.Variable("data"), kernel=(3, 3), num_filter=4, name="conv")
+    pooled = mx.sym.Pooling(x, global_pool=True, kernel=(1, 1), pool_type="avg", name="pooled")
+    spread = mx.sym.Activation(pooled, act_type="sigmoid", name="squashed") + 0.5
+    centered = mx.sym.broadcast_minus(pooled, x, name="centered")
+    scaled = mx.sym.broadcast_div(centered, spread, name="scaled")
+    sym = mx.sym.broadcast_plus(pooled, scaled, name="shifted")
+    summary = assert_converts_exactly(sym, {"data": (2, 3, 8, 8)}, tmp_path, options=ALL_NATIVE)
+    native = [layer for layer in layer_types(summary) if layer.startswith("MX")]
+    assert native == ["MXBroadcastSub", "MXBroadcastDiv", "MXBroadcastAdd"]
 
 
 @pytest.mark.parametrize(
@@ -158,14 +223,31 @@ def test_native_broadcast_multiply_covers_any_stretch(tmp_path, data_shape, scal
     [
         (mx.sym.broadcast_mul, (2, 3, 4, 5), (2, 1, 4, 5), "contiguous span"),
         (mx.sym.broadcast_mul, (2, 3, 4, 5), (1, 1, 1, 1), "single value"),
+        (mx.sym.broadcast_mul, (2, 3, 4, 5), (1, 1, 1, 1), "--broadcast-mul native for the MXBroadcastMul layer"),
         (mx.sym.broadcast_mul, (2, 3, 1, 1), (1, 1, 4, 5), "both operands"),
         (mx.sym.broadcast_add, (2, 3, 4, 5), (2, 3, 1, 1), "equal shape"),
+        (mx.sym.broadcast_add, (2, 3, 4, 5), (2, 3, 1, 1), "--broadcast-add native for the MXBroadcastAdd layer"),
+        (mx.sym.broadcast_plus, (3, 1, 1), (2, 3, 4, 5), "--broadcast-add native for the MXBroadcastAdd layer"),
         (mx.sym.broadcast_sub, (2, 3, 4, 5), (1, 3, 1, 1), "equal shape"),
+        (mx.sym.broadcast_minus, (1, 3, 1, 1), (2, 3, 4, 5), "--broadcast-sub native for the MXBroadcastSub layer"),
+        (mx.sym.broadcast_div, (2, 3, 4, 5), (2, 3, 1, 1), "--broadcast-div native for the MXBroadcastDiv layer"),
+        (mx.sym.broadcast_div, (2, 3, 4, 5), (2, 3, 4, 5), "stock Caffe layers cannot divide tensors exactly"),
+        (mx.sym.elemwise_div, (2, 3, 4, 5), (2, 3, 4, 5), "--broadcast-div native for the MXBroadcastDiv layer"),
     ],
 )
 def test_unsupported_broadcasts_are_rejected(tmp_path, op, lhs, rhs, match):
     sym = op(mx.sym.Variable("a"), mx.sym.Variable("b"))
-    assert_rejected(sym, {"a": lhs, "b": rhs}, tmp_path, match)
+    assert_rejected(sym, {"a": lhs, "b": rhs}, tmp_path, re.escape(match))
+
+
+@pytest.mark.parametrize("switch", list(BROADCASTS))
+def test_native_forms_need_one_full_size_operand(tmp_path, switch):
+    op, _ = BROADCASTS[switch]
+    symbol_path = tmp_path / "model-symbol.json"
+    op(mx.sym.Variable("a"), mx.sym.Variable("b")).save(str(symbol_path))
+    options = mxnet2caffe.ConvertOptions(forms={switch: "native"})
+    with pytest.raises(mxnet2caffe.NodeError, match=re.escape("stretches both operands: the Caffe forms need one")):
+        mxnet2caffe.convert(symbol_path, {}, {"a": (2, 3, 1, 1), "b": (1, 1, 4, 5)}, None, options)
 
 
 @pytest.mark.parametrize(

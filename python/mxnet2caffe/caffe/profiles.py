@@ -25,4 +25,4 @@ STOCK_LAYER_TYPES = BVLC_MASTER_LAYER_TYPES - NOT_IN_OPENCV
 # Layer types of mxnet2caffe's own C++ layers (caffe_layers/), emitted only when asked for: Caffe
 # runs them through the plugin library (mxnet2caffe.caffe_layers.load), OpenCV DNN through
 # Python custom layers (mxnet2caffe.caffe_layers.register_opencv_layers).
-NATIVE_LAYER_TYPES = frozenset({"MXBroadcastMul"})
+NATIVE_LAYER_TYPES = frozenset({"MXBroadcastMul", "MXBroadcastAdd", "MXBroadcastSub", "MXBroadcastDiv"})

@@ -1,4 +1,4 @@
-"""Native Caffe layer types of mxnet2caffe (MXBroadcastMul), for runtimes that run them:
+"""Native Caffe layer types of mxnet2caffe (MXBroadcastMul/Add/Sub/Div), for runtimes that run them:
 pycaffe through a plugin library built against that Caffe (load, build_plugin), OpenCV DNN
 through Python custom layers (register_opencv_layers), or any Caffe rebuilt with the sources
 copied in (copy_into_caffe_tree). The C++ sources are caffe_layers/ and cpp/ of the repository,

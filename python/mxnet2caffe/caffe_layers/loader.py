@@ -53,7 +53,7 @@ def _home_for(caffe: ModuleType, caffe_home: Optional[PathArg]) -> Path:
 
 
 def load(caffe_home: Optional[PathArg] = None) -> Optional[Path]:
-    """Makes the native layer types (MXBroadcastMul) available to pycaffe in this process.
+    """Makes the native layer types (NATIVE_LAYER_TYPES) available to pycaffe in this process.
 
     Imports caffe (from `caffe_home`/python when given and caffe is not imported yet), builds the
     plugin against the Caffe it runs if needed (see build_plugin), loads it with RTLD_GLOBAL and

@@ -15,25 +15,47 @@ _registered = False
 _log = logging.getLogger(__name__)
 
 
-class MXBroadcastMulLayer:
-    """inputs[0] * inputs[1], the second broadcast to the first's shape (caffe_layers/)."""
+class _BroadcastLayer:
+    """inputs[0] op inputs[1], one of them broadcast to the other's shape (caffe_layers/)."""
+
+    type_name: str
+    operation: "_native.BroadcastOp"
 
     def __init__(self, params: dict, blobs: list) -> None:
-        del params, blobs  # the layer has neither
+        del params, blobs  # the layers have neither
 
     def getMemoryShapes(self, inputs: Sequence[Sequence[int]]) -> List[Sequence[int]]:
-        error = _native.broadcast_mul_shape_error(list(inputs[0]), list(inputs[1]))
-        if error:
+        try:
+            return [_native.broadcast_output_shape(list(inputs[0]), list(inputs[1]))]
+        except ValueError as error:
             # cv2 replaces the exception by "Failed to call getMemoryShapes": say why here
-            _log.error("MXBroadcastMul: %s", error)
-            raise ValueError(f"MXBroadcastMul: {error}")
-        return [inputs[0]]
+            _log.error("%s: %s", self.type_name, error)
+            raise ValueError(f"{self.type_name}: {error}") from None
 
     def forward(self, inputs: Sequence[np.ndarray]) -> List[np.ndarray]:
-        return [_native.broadcast_mul(inputs[0], inputs[1])]
+        return [_native.broadcast(self.operation, inputs[0], inputs[1])]
 
 
-OPENCV_LAYERS = {"MXBroadcastMul": MXBroadcastMulLayer}
+class MXBroadcastMulLayer(_BroadcastLayer):
+    type_name, operation = "MXBroadcastMul", _native.BroadcastOp.mul
+
+
+class MXBroadcastAddLayer(_BroadcastLayer):
+    type_name, operation = "MXBroadcastAdd", _native.BroadcastOp.add
+
+
+class MXBroadcastSubLayer(_BroadcastLayer):
+    type_name, operation = "MXBroadcastSub", _native.BroadcastOp.sub
+
+
+class MXBroadcastDivLayer(_BroadcastLayer):
+    type_name, operation = "MXBroadcastDiv", _native.BroadcastOp.div
+
+
+OPENCV_LAYERS = {
+    layer.type_name: layer
+    for layer in (MXBroadcastMulLayer, MXBroadcastAddLayer, MXBroadcastSubLayer, MXBroadcastDivLayer)
+}
 
 
 def register_opencv_layers() -> None:

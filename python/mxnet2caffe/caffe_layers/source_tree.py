@@ -12,10 +12,10 @@ from .build import NativeLayerError, PathArg, native_sources
 
 # source (relative to native_sources()) -> destination in a Caffe source tree
 CAFFE_TREE_FILES: Dict[str, str] = {
-    "caffe_layers/mx_broadcast_mul_layer.hpp": "include/caffe/layers/mx_broadcast_mul_layer.hpp",
-    "caffe_layers/mx_broadcast_mul_layer.cpp": "src/caffe/layers/mx_broadcast_mul_layer.cpp",
-    "cpp/broadcast_mul.hpp": "include/mxnet2caffe/broadcast_mul.hpp",
-    "cpp/broadcast_mul.cpp": "src/caffe/layers/mxnet2caffe_broadcast_mul.cpp",
+    "caffe_layers/mx_broadcast_layer.hpp": "include/caffe/layers/mx_broadcast_layer.hpp",
+    "caffe_layers/mx_broadcast_layer.cpp": "src/caffe/layers/mx_broadcast_layer.cpp",
+    "cpp/broadcast.hpp": "include/mxnet2caffe/broadcast.hpp",
+    "cpp/broadcast.cpp": "src/caffe/layers/mxnet2caffe_broadcast.cpp",
 }
 
 

@@ -1,4 +1,5 @@
-"""Element-wise arithmetic -> Caffe Eltwise, Scale and Power; clip -> ReLU/Power/Eltwise."""
+"""Element-wise arithmetic -> Caffe Eltwise, Scale and Power (or, when asked for, the native
+MXBroadcast* layers); clip -> ReLU/Power/Eltwise."""
 
 from __future__ import annotations
 
@@ -56,31 +57,66 @@ def broadcast_shape(ctx: NodeContext, lhs: Shape, rhs: Shape) -> Shape:
     return tuple(r if l == 1 else l for l, r in zip(lhs, rhs))
 
 
-def _unsupported_broadcast(ctx: NodeContext, lhs: Tensor, rhs: Tensor, why: str) -> NodeError:
-    remedy = (
-        "convert with --broadcast-mul native for the MXBroadcastMul layer"
-        if ctx.node.op == "broadcast_mul"
-        else "a native broadcasting layer is planned"
+# switch of ConvertOptions -> the native layer it emits
+_NATIVE_TYPES = {
+    "broadcast_mul": "MXBroadcastMul",
+    "broadcast_add": "MXBroadcastAdd",
+    "broadcast_sub": "MXBroadcastSub",
+    "broadcast_div": "MXBroadcastDiv",
+}
+
+
+def _use_native(switch: str) -> str:
+    return f"convert with --{switch.replace('_', '-')} native for the {_NATIVE_TYPES[switch]} layer"
+
+
+def _unsupported_broadcast(ctx: NodeContext, switch: str, lhs: Tensor, rhs: Tensor, why: str) -> NodeError:
+    return ctx.error(
+        f"broadcasting {lhs.shape} with {rhs.shape} is not supported in stock Caffe: {why} ({_use_native(switch)})"
     )
-    return ctx.error(f"broadcasting {lhs.shape} with {rhs.shape} is not supported in stock Caffe: {why} ({remedy})")
 
 
-def _equal_shape_broadcast(ctx: NodeContext, operation: str, coeff: Sequence[float] = ()) -> Converted:
+def _broadcast_sum(ctx: NodeContext, switch: str, coeff: Sequence[float] = ()) -> Converted:
     lhs, rhs = _operands(ctx)
-    if lhs.shape != rhs.shape:
-        # Caffe's broadcasting add is the Bias layer, which OpenCV DNN cannot read
-        raise _unsupported_broadcast(ctx, lhs, rhs, "stock layers only add tensors of equal shape")
-    return _eltwise(ctx, (lhs, rhs), operation, coeff)
+    if lhs.shape == rhs.shape:
+        return _eltwise(ctx, (lhs, rhs), "SUM", coeff)
+    if ctx.options.native(switch):
+        return _native_broadcast(ctx, switch, lhs, rhs)
+    # Caffe's broadcasting add is the Bias layer, which OpenCV DNN cannot read
+    raise _unsupported_broadcast(ctx, switch, lhs, rhs, "stock layers only add tensors of equal shape")
 
 
 @converter("broadcast_add", "broadcast_plus")
 def convert_broadcast_add(ctx: NodeContext) -> Converted:
-    return _equal_shape_broadcast(ctx, "SUM")
+    return _broadcast_sum(ctx, "broadcast_add")
 
 
 @converter("broadcast_sub", "broadcast_minus")
 def convert_broadcast_subtract(ctx: NodeContext) -> Converted:
-    return _equal_shape_broadcast(ctx, "SUM", (1.0, -1.0))
+    return _broadcast_sum(ctx, "broadcast_sub", (1.0, -1.0))
+
+
+def _divide(ctx: NodeContext, lhs: Tensor, rhs: Tensor) -> Converted:
+    if not ctx.options.native("broadcast_div"):
+        # Eltwise cannot divide, and 1/rhs by Power then a product rounds twice
+        raise ctx.error(
+            f"dividing {lhs.shape} by {rhs.shape}: stock Caffe layers cannot divide tensors exactly "
+            f"({_use_native('broadcast_div')})"
+        )
+    return _native_broadcast(ctx, "broadcast_div", lhs, rhs)
+
+
+@converter("broadcast_div")
+def convert_broadcast_divide(ctx: NodeContext) -> Converted:
+    return _divide(ctx, *_operands(ctx))
+
+
+@converter("elemwise_div", "_div", "_Div")
+def convert_divide(ctx: NodeContext) -> Converted:
+    lhs, rhs = _operands(ctx)
+    if lhs.shape != rhs.shape:
+        raise ctx.error(f"inputs have different shapes {[lhs.shape, rhs.shape]}")
+    return _divide(ctx, lhs, rhs)
 
 
 def _scale_span(ctx: NodeContext, big: Tensor, small: Tensor) -> Tuple[int, Shape]:
@@ -93,11 +129,11 @@ def _scale_span(ctx: NodeContext, big: Tensor, small: Tensor) -> Tuple[int, Shap
     padded = (1,) * (len(big.shape) - len(small.shape)) + small.shape
     kept = [i for i, dim in enumerate(padded) if dim != 1]
     if not kept:
-        raise _unsupported_broadcast(ctx, big, small, "multiplying by a single value")
+        raise _unsupported_broadcast(ctx, "broadcast_mul", big, small, "multiplying by a single value")
     start, stop = kept[0], kept[-1] + 1
     if padded[start:stop] != big.shape[start:stop]:
         raise _unsupported_broadcast(
-            ctx, big, small, "the smaller operand must match one contiguous span of the other's axes"
+            ctx, "broadcast_mul", big, small, "the smaller operand must match one contiguous span of the other's axes"
         )
     return start, big.shape[start:stop]
 
@@ -107,13 +143,11 @@ def convert_broadcast_multiply(ctx: NodeContext) -> Converted:
     lhs, rhs = _operands(ctx)
     if lhs.shape == rhs.shape:
         return _eltwise(ctx, (lhs, rhs), "PROD")
-    out = broadcast_shape(ctx, lhs.shape, rhs.shape)
-    if out not in (lhs.shape, rhs.shape):
-        raise _unsupported_broadcast(ctx, lhs, rhs, "both operands are stretched")
+    if ctx.options.native("broadcast_mul"):
+        return _native_broadcast(ctx, "broadcast_mul", lhs, rhs)
+    out = _full_shape(ctx, lhs, rhs)
     # a product commutes: the full-size operand goes first whatever the order
     big, small = (lhs, rhs) if lhs.shape == out else (rhs, lhs)
-    if ctx.options.native("broadcast_mul"):
-        return _native_broadcast_multiply(ctx, big, small)
     axis, dims = _scale_span(ctx, big, small)
     factor = ctx.layer_name("reshape")
     return Converted(
@@ -127,18 +161,34 @@ def convert_broadcast_multiply(ctx: NodeContext) -> Converted:
     )
 
 
-def _native_broadcast_multiply(ctx: NodeContext, big: Tensor, small: Tensor) -> Converted:
-    """One MXBroadcastMul layer (caffe_layers/); it wants both operands of the same rank."""
-    layers = []
-    factor = small.blob
-    if len(small.shape) != len(big.shape):
-        factor = ctx.layer_name("reshape")
-        padded = (1,) * (len(big.shape) - len(small.shape)) + small.shape
-        layers.append(
-            ctx.layer("Reshape", [small.blob], [factor], {"reshape_param": {"shape": {"dim": list(padded)}}}, suffix="reshape")
+def _full_shape(ctx: NodeContext, lhs: Tensor, rhs: Tensor) -> Shape:
+    """The broadcast result's shape, which one operand must have: no Caffe layer stretches both."""
+    out = broadcast_shape(ctx, lhs.shape, rhs.shape)
+    if out not in (lhs.shape, rhs.shape):
+        raise ctx.error(
+            f"broadcasting {lhs.shape} with {rhs.shape} stretches both operands: the Caffe forms need one "
+            f"of them to have the result's shape {out}"
         )
-    layers.append(ctx.layer("MXBroadcastMul", [big.blob, factor], [ctx.output_blob()]))
-    return Converted(layers=tuple(layers), outputs=(Tensor(ctx.output_blob(), big.shape),))
+    return out
+
+
+def _native_broadcast(ctx: NodeContext, switch: str, lhs: Tensor, rhs: Tensor) -> Converted:
+    """One native layer computing lhs op rhs in MXNet's operand order (caffe_layers/): either
+    operand may be the stretched one, but both need the same rank, so a lower-rank operand is
+    reshaped first (MXNet aligns shapes on the right)."""
+    out = _full_shape(ctx, lhs, rhs)
+    layers: List[Layer] = []
+    bottoms: List[str] = []
+    for tensor in (lhs, rhs):
+        if len(tensor.shape) < len(out):
+            padded = (1,) * (len(out) - len(tensor.shape)) + tensor.shape
+            params = {"reshape_param": {"shape": {"dim": list(padded)}}}
+            layers.append(ctx.layer("Reshape", [tensor.blob], [ctx.layer_name("reshape")], params, suffix="reshape"))
+            bottoms.append(layers[-1].tops[0])
+        else:
+            bottoms.append(tensor.blob)
+    layers.append(ctx.layer(_NATIVE_TYPES[switch], bottoms, [ctx.output_blob()]))
+    return Converted(layers=tuple(layers), outputs=(Tensor(ctx.output_blob(), out),))
 
 
 def _scalar(ctx: NodeContext) -> float:

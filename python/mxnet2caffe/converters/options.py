@@ -18,6 +18,12 @@ NATIVE = "native"
 SWITCHES: Dict[str, str] = {
     "broadcast_mul": "broadcast_mul that stretches one operand (SE blocks): stock Reshape + "
     "two-bottom Scale, or one native MXBroadcastMul layer",
+    "broadcast_add": "broadcast_add that stretches one operand: no stock form (an error), or one "
+    "native MXBroadcastAdd layer",
+    "broadcast_sub": "broadcast_sub that stretches one operand: no stock form (an error), or one "
+    "native MXBroadcastSub layer",
+    "broadcast_div": "division of tensors (broadcast_div, elemwise_div): no exact stock form (an "
+    "error), or one native MXBroadcastDiv layer",
 }
 
 
