@@ -27,7 +27,6 @@ from mxnet2caffe.caffe_layers import build_plugin
 from mxnet2caffe.caffe_layers.build import resolve_caffe_home
 
 HERE = Path(__file__).resolve().parent
-PYTHON_DIR = HERE.parent.parent / "python"
 
 
 @pytest.fixture
@@ -110,7 +109,7 @@ def caffe_net_in_subprocess(prototxt: Path) -> subprocess.CompletedProcess:
         "import sys; from mxnet2caffe.caffe_layers import load; load(); import caffe; "
         "caffe.Net(sys.argv[1], caffe.TEST)"
     )
-    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    env = dict(os.environ)  # the package under test, as the parent process imports it
     return subprocess.run([sys.executable, "-c", code, str(prototxt)], capture_output=True, text=True, env=env)
 
 
