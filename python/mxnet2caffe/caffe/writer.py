@@ -19,6 +19,12 @@ _NET_LAYER_FIELD = NetParameter.DESCRIPTOR.fields_by_name["layer"].number
 _LAYER_BLOBS_FIELD = LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
 
 
+def _scalar(message: Message, key: str, value: Any) -> Any:
+    """Enum values are given by name; older protobuf runtimes only take their numbers."""
+    enum = message.DESCRIPTOR.fields_by_name[key].enum_type
+    return enum.values_by_name[value].number if enum is not None and isinstance(value, str) else value
+
+
 def _fill(message: Message, values: Mapping[str, Any]) -> None:
     """Sets message fields from nested dicts; lists go to repeated fields."""
     for key, value in values.items():
@@ -30,9 +36,9 @@ def _fill(message: Message, values: Mapping[str, Any]) -> None:
                 if isinstance(item, Mapping):
                     _fill(field.add(), item)
                 else:
-                    field.append(item)
+                    field.append(_scalar(message, key, item))
         else:
-            setattr(message, key, value)
+            setattr(message, key, _scalar(message, key, value))
 
 
 def _layer_message(layer: Layer) -> Message:
