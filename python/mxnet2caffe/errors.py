@@ -53,5 +53,9 @@ class UnsupportedOpsError(ConversionError):
         self.ops = dict(counts)
 
 
+class RuntimeMissingError(ConversionError):
+    """A runtime needed for verification (MXNet, OpenCV, pycaffe) is not installed."""
+
+
 class ShapeError(ConversionError):
     """Input shapes given by the user do not fit the graph."""

@@ -95,7 +95,7 @@ def test_missing_caffe_names_the_build_command(tmp_path):
     code = (
         "import sys; sys.modules['caffe'] = None\n"  # nothing importable as caffe
         "from mxnet2caffe.verify import caffe_home\n"
-        "from mxnet2caffe.verify.runtimes import RuntimeMissingError\n"
+        "from mxnet2caffe.errors import RuntimeMissingError\n"
         "try:\n    caffe_home.import_caffe()\n"
         "except RuntimeMissingError as exc:\n    print(exc)\n"
     )

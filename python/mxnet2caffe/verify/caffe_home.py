@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
-from .runtimes import RuntimeMissingError
+from ..errors import RuntimeMissingError
 
 ENV_VAR = "MXNET2CAFFE_CAFFE_HOME"
 SDIST = "brocolli-caffe==9.0.2"

@@ -20,7 +20,7 @@ from ..errors import ConversionError
 from ..mxnet.symbol import read_symbol
 from .compare import Comparison, compare
 from .inputs import image_input, random_inputs
-from .runtimes import BACKENDS, mxnet_internal_outputs
+from .runtimes import backend_blobs, mxnet_internal_outputs
 
 PathLike = "str | os.PathLike[str]"
 DEFAULT_TOLERANCE = 1e-4
@@ -104,8 +104,7 @@ def verify(
 
     The input is `inputs` if given, else `image` (for a single image input), else a
     tensor of seeded random values, shaped as the prototxt's Input layers."""
-    if backend not in BACKENDS:
-        raise ConversionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    fetch = backend_blobs(backend)
     net = read_prototxt(prototxt)
     if inputs is not None:
         description = "given tensors"
@@ -124,6 +123,6 @@ def verify(
     tops = {top for layer in net.layer if layer.type != "Input" for top in layer.top}
     expected = mxnet_internal_outputs(symbol, params, inputs)
     pairs = [(name, _caffe_blob(name)) for name in expected if _caffe_blob(name) in tops]
-    actual = BACKENDS[backend](prototxt, caffemodel, inputs, [blob for _, blob in pairs], fuse=False)
+    actual = fetch(prototxt, caffemodel, inputs, [blob for _, blob in pairs], fuse=False)
     rows = [LayerRow(name, compare(blob, actual[blob], expected[name]), blob in heads) for name, blob in pairs]
     return VerifyReport(backend, tolerance, description, rows)

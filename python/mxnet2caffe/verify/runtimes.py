@@ -12,7 +12,8 @@ import numpy as np
 
 from ..caffe.profiles import NATIVE_LAYER_TYPES
 from ..caffe.reader import read_prototxt
-from ..errors import ConversionError
+from ..errors import ConversionError, RuntimeMissingError
+from .caffe_home import import_caffe
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -20,10 +21,6 @@ _INSTALL_HINTS = {
     "mxnet": "pip install 'mxnet==1.9.1' 'numpy==1.23.5' (or: pip install 'mxnet2caffe[verify]')",
     "cv2": "pip install 'opencv-python-headless>=4.5,<5' (OpenCV 5 has no Caffe importer)",
 }
-
-
-class RuntimeMissingError(ConversionError):
-    """A runtime needed for verification is not installed."""
 
 
 def require(module: str) -> ModuleType:
@@ -105,7 +102,7 @@ def opencv_blobs(
     would hide the intermediate values a layer-by-layer comparison needs."""
     cv2 = require("cv2")
     if uses_native_layers(prototxt):
-        from ..caffe_layers.opencv import register_opencv_layers
+        from ..caffe_layers import register_opencv_layers  # it imports this module
 
         register_opencv_layers()
     net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
@@ -128,11 +125,9 @@ def caffe_blobs(
 ) -> Dict[str, np.ndarray]:
     """Named blobs after a forward pass in real Caffe (pycaffe), CPU mode, TEST phase.
     `fuse` is there for a uniform signature: Caffe never fuses layers."""
-    from .caffe_home import import_caffe
-
     caffe = import_caffe()
     if uses_native_layers(prototxt):
-        from ..caffe_layers import load
+        from ..caffe_layers import load  # it imports this module
 
         load()
     caffe.set_mode_cpu()
@@ -146,6 +141,13 @@ def caffe_blobs(
 BACKENDS: Dict[str, Callable[..., Dict[str, np.ndarray]]] = {"caffe": caffe_blobs, "opencv": opencv_blobs}
 
 
+def backend_blobs(backend: str) -> Callable[..., Dict[str, np.ndarray]]:
+    """The blob-fetching function of a backend named by the user."""
+    if backend not in BACKENDS:
+        raise ConversionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    return BACKENDS[backend]
+
+
 def backend_forward(
     backend: str,
     prototxt: PathLike,
@@ -154,7 +156,5 @@ def backend_forward(
     outputs: Sequence[str],
 ) -> List[np.ndarray]:
     """The named outputs of a Caffe model in `backend`, as deployed."""
-    if backend not in BACKENDS:
-        raise ConversionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    blobs = BACKENDS[backend](prototxt, caffemodel, inputs, outputs)
+    blobs = backend_blobs(backend)(prototxt, caffemodel, inputs, outputs)
     return [blobs[name] for name in outputs]
