@@ -17,7 +17,7 @@ from typing import Callable, Sequence, Tuple
 import numpy as np
 
 from mxnet2caffe.caffe_layers import load
-from mxnet2caffe.verify.caffe_home import import_caffe
+from mxnet2caffe.runtimes.caffe_home import import_caffe
 
 # SE blocks of ResNet-like nets: channels grow as the maps shrink
 SE_SHAPES = [(n, c, hw, hw) for n in (1, 8) for c, hw in ((64, 56), (128, 28), (256, 14), (512, 7))]

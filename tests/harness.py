@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+import cv2
 import mxnet as mx
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES, STOCK_LAYER_TYPES
 from mxnet2caffe.verify.compare import compare
 from mxnet2caffe.caffe.reader import read_prototxt
 from mxnet2caffe.verify.inputs import random_inputs
-from mxnet2caffe.verify.runtimes import BACKENDS, backend_forward, mxnet_forward
+from mxnet2caffe.caffe_layers import register_opencv_layers
+from mxnet2caffe.verify.backends import BACKENDS, backend_blobs, mxnet_executor, uses_native_layers
 
 TOLERANCE = 1e-4
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,18 @@ def run(*command, **kwargs) -> str:
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def mxnet_forward(symbol, params, inputs: Mapping[str, np.ndarray]) -> List[np.ndarray]:
+    """The heads of an MXNet checkpoint at inference (is_train=False)."""
+    _, executor = mxnet_executor(symbol, params, inputs, internals=False)
+    return [out.asnumpy() for out in executor.forward(is_train=False)]
+
+
+def backend_forward(backend: str, prototxt, caffemodel, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]):
+    """The named outputs of a Caffe model in `backend`, as deployed."""
+    blobs = backend_blobs(backend)(prototxt, caffemodel, inputs, outputs)
+    return [blobs[name] for name in outputs]
 
 
 def random_params(
@@ -97,6 +111,7 @@ def assert_converts_exactly(
     allowed = STOCK_LAYER_TYPES | (NATIVE_LAYER_TYPES if options and options.forms else frozenset())
     emitted = set(layer_types(summary))
     assert emitted <= allowed, f"layer types beyond the chosen profile: {emitted - allowed}"
+    assert_opencv_lists_only_the_outputs(summary)
     inputs = dict(inputs) if inputs is not None else random_inputs(input_shapes)
     expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)
@@ -109,6 +124,15 @@ def assert_converts_exactly(
             assert got.shape == want.shape, f"{runtime}: {name}: shape {got.shape} != MXNet {want.shape}"
             assert result.within(tolerance), f"{runtime}: {name}: relative max error {result.relative_error:.3g} > {tolerance}"
     return summary
+
+
+def assert_opencv_lists_only_the_outputs(summary: mxnet2caffe.ConversionSummary) -> None:
+    """OpenCV's standard idiom, net.forward(net.getUnconnectedOutLayersNames()), gets exactly the
+    model's outputs: no dangling blob (a Silence layer, an unused Slice top) shows up."""
+    if uses_native_layers(summary.prototxt):
+        register_opencv_layers()
+    net = cv2.dnn.readNetFromCaffe(str(summary.prototxt), str(summary.caffemodel))
+    assert sorted(net.getUnconnectedOutLayersNames()) == sorted(summary.outputs)
 
 
 def assert_rejected(sym: mx.sym.Symbol, shapes: Mapping[str, Sequence[int]], directory: Path, match: str) -> None:

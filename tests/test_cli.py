@@ -208,7 +208,7 @@ def test_native_form_converts_and_verifies_in_real_caffe(tmp_path):
         "--broadcast-mul", "native", "--verify", "--backend", "caffe",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "in caffe" in result.stdout and "OK: 118 blobs compared" in result.stdout
+    assert "in caffe" in result.stdout and "OK: 119 blobs compared" in result.stdout
     assert (tmp_path / "out.prototxt").read_text().count('type: "MXBroadcastMul"') == 8
 
 

@@ -1,7 +1,7 @@
 """mxnet2caffe: convert MXNet models to Caffe models that give the same numbers."""
 
 from .convert import ConversionSummary, convert
-from .converters.options import ConvertOptions
+from .options import ConvertOptions
 from .verify.report import VerifyReport, verify
 from .errors import (
     ConversionError,

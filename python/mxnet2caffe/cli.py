@@ -10,14 +10,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
-from .convert import convert, likely_data_inputs, unsupported_nodes
-from .converters.options import NATIVE, STOCK, SWITCHES, ConvertOptions
+from .caffe.profiles import DEFAULT_PROFILE, PROFILES
+from .convert import convert
 from .errors import ConversionError
+from .lower import likely_data_inputs, unsupported_nodes
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
-from .verify.caffe_home import BUILD_SCRIPT
+from .options import NATIVE, STOCK, SWITCHES, ConvertOptions
+from .pipeline import lower_and_run_net_passes, run_graph_passes
+from .runtimes.caffe_home import BUILD_SCRIPT
+from .verify.backends import BACKENDS
 from .verify.report import DEFAULT_TOLERANCE, verify
-from .verify.runtimes import BACKENDS
 
 def parse_input_shape(text: str) -> Tuple[str, Tuple[int, ...]]:
     """'data:1,3,224,224' -> ('data', (1, 3, 224, 224)); a bare shape gets the name ''."""
@@ -31,6 +34,23 @@ def parse_input_shape(text: str) -> Tuple[str, Tuple[int, ...]]:
     if not shape or any(d <= 0 for d in shape):
         raise argparse.ArgumentTypeError(f"bad input shape {text!r}: dimensions must be positive")
     return name, shape
+
+
+def parse_values(text: str) -> Tuple[float, ...]:
+    """'123.7,116.3,103.5' -> a tuple of floats (one value stands for every channel)."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad values {text!r}: expected V or V1,V2,V3") from None
+    return values
+
+
+def parse_names(text: str) -> Tuple[str, ...]:
+    """'fc1,bbox_pred' -> ('fc1', 'bbox_pred')."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("no output names given")
+    return names
 
 
 def model_files(first: str, second: str) -> Tuple[Path, Path]:
@@ -49,10 +69,30 @@ def _shapes(pairs: Sequence[Tuple[str, Tuple[int, ...]]]) -> Dict[str, Tuple[int
     return shapes
 
 
+def _options(args: argparse.Namespace) -> ConvertOptions:
+    std = args.std
+    if args.scale is not None:
+        if std is not None:
+            raise ConversionError("give --std or --scale, not both")
+        if 0 in args.scale:
+            raise ConversionError(f"--scale {args.scale}: a scale of 0 erases the input")
+        std = tuple(1.0 / value for value in args.scale)
+    return ConvertOptions(
+        forms={switch: getattr(args, switch) for switch in SWITCHES},
+        outputs=tuple(name for names in args.outputs for name in names),
+        fuse_bn=args.fuse_bn,
+        mean=args.mean,
+        std=std,
+        swap_rgb=args.swap_rgb,
+        profile=args.profile,
+    )
+
+
 def run_convert(args: argparse.Namespace) -> int:
     symbol, params = model_files(args.model, args.params)
-    options = ConvertOptions(forms={switch: getattr(args, switch) for switch in SWITCHES})
-    summary = convert(symbol, params, _shapes(args.input_shape), args.output, options)
+    summary = convert(symbol, params, _shapes(args.input_shape), args.output, _options(args))
+    for note in summary.notes:
+        print(note)
     print(f"wrote {summary.prototxt}")
     print(f"wrote {summary.caffemodel}")
     print(f"{summary.layer_count} layers; inputs {_describe(summary.inputs)}; outputs {_describe(summary.outputs)}")
@@ -88,7 +128,10 @@ def run_build_layers(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    graph = read_symbol(args.symbol)
+    """The op histogram of what would be converted, unsupported ops, and what the passes would
+    do (the net passes need the params and input shapes)."""
+    options = _options(args)
+    graph = run_graph_passes(read_symbol(args.symbol), options)
     nodes = graph.reachable()
     ops = Counter(node.op for node in nodes if not node.is_variable)
     missing = Counter(op for op, _ in unsupported_nodes(graph))
@@ -102,9 +145,18 @@ def run_inspect(args: argparse.Namespace) -> int:
     heads = [graph.node(ref).name for ref in graph.heads]
     print("heads: " + ", ".join(heads))
     if missing:
+        for note in graph.notes:
+            print(note)
         print(f"unsupported: {', '.join(f'{op} x{n}' for op, n in sorted(missing.items()))}")
         return 1
     print("all ops supported")
+    if args.params and args.input_shape:
+        name = Path(args.symbol).stem.replace("-symbol", "")
+        notes = lower_and_run_net_passes(graph, params, _shapes(args.input_shape), options, name).notes
+    else:
+        notes = graph.notes + ["(give PARAMS and --input-shape to see what the net passes would do too)"]
+    for note in notes:
+        print(note)
     return 0
 
 
@@ -115,11 +167,44 @@ def _describe(tensors: Dict[str, Tuple[int, ...]]) -> str:
 def _verify_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="opencv", help="the Caffe runtime")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="relative max error allowed")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--input", metavar="IMAGE", help="feed this image (resized, RGB or gray, 0..255)")
-    source.add_argument("--random", action="store_true", help="feed seeded random values (the default)")
+    parser.add_argument(
+        "--input", metavar="IMAGE", help="feed this image (resized, RGB or gray, 0..255); default: seeded random values"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random input")
     parser.add_argument("--outputs-only", action="store_true", help="print only the model outputs' rows")
+
+
+def _conversion_options(parser: argparse.ArgumentParser, input_shape_required: bool) -> None:
+    parser.add_argument(
+        "--input-shape", action="append", type=parse_input_shape, required=input_shape_required,
+        default=[], metavar="[NAME:]D1,D2,...", help="shape of an input; repeat for several inputs",
+    )
+    parser.add_argument(
+        "--outputs", action="append", type=parse_names, default=[], metavar="NAME[,NAME...]",
+        help="convert up to these nodes or MXNet outputs (e.g. a detector's raw heads), in this order",
+    )
+    parser.add_argument(
+        "--fuse-bn", action="store_true", help="fold BatchNorm (+Scale) into the Convolution/InnerProduct before it"
+    )
+    parser.add_argument(
+        "--mean", type=parse_values, metavar="V[,V,V]",
+        help="the model expects (x - mean) / std: take raw pixels x instead (per channel, MXNet's channel order)",
+    )
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--std", type=parse_values, metavar="V[,V,V]", help="see --mean")
+    scale.add_argument("--scale", type=parse_values, metavar="V[,V,V]", help="1 / std")
+    parser.add_argument(
+        "--swap-rgb", action="store_true", help="the model expects the other channel order (RGB/BGR) than the camera gives"
+    )
+    parser.add_argument(
+        "--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+        help="; ".join(f"{name}: {meaning}" for name, meaning in PROFILES.items()),
+    )
+    for switch, meaning in SWITCHES.items():
+        parser.add_argument(
+            "--" + switch.replace("_", "-"), choices=(STOCK, NATIVE), default=STOCK,
+            help=f"{meaning} (default stock: runs in any Caffe)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,16 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv = commands.add_parser("convert", help="convert a model to .prototxt + .caffemodel")
     conv.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")
     conv.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
-    conv.add_argument(
-        "--input-shape", action="append", type=parse_input_shape, required=True,
-        metavar="[NAME:]D1,D2,...", help="shape of an input; repeat for several inputs",
-    )
+    _conversion_options(conv, input_shape_required=True)
     conv.add_argument("--output", "-o", required=True, help="writes OUTPUT.prototxt and OUTPUT.caffemodel")
-    for switch, meaning in SWITCHES.items():
-        conv.add_argument(
-            "--" + switch.replace("_", "-"), choices=(STOCK, NATIVE), default=STOCK,
-            help=f"{meaning} (default stock: runs in any Caffe)",
-        )
     conv.add_argument("--verify", action="store_true", help="then compare every layer with MXNet")
     _verify_options(conv)
     conv.set_defaults(run=run_convert)
@@ -155,9 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     _verify_options(checker)
     checker.set_defaults(run=run_verify)
 
-    inspect = commands.add_parser("inspect", help="ops, inputs and heads of a symbol; unsupported ops")
+    inspect = commands.add_parser(
+        "inspect", help="ops, inputs and heads of a symbol; unsupported ops; what the passes would do"
+    )
     inspect.add_argument("symbol", help="SYMBOL.json")
     inspect.add_argument("params", nargs="?", help="FILE.params: tells inputs from weights exactly")
+    _conversion_options(inspect, input_shape_required=False)
     inspect.set_defaults(run=run_inspect)
 
     build = commands.add_parser(

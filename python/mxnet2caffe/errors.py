@@ -23,8 +23,12 @@ class InputFileError(ConversionError):
         self.path = str(path)
 
 
-class OutputFileError(InputFileError):
+class OutputFileError(ConversionError):
     """An output file cannot be written (no space, no permission, a directory in the way)."""
+
+    def __init__(self, path: "str | os.PathLike[str]", message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = str(path)
 
 
 class NodeError(ConversionError):
@@ -59,3 +63,15 @@ class RuntimeMissingError(ConversionError):
 
 class ShapeError(ConversionError):
     """Input shapes given by the user do not fit the graph."""
+
+
+class NativeLayerError(ConversionError):
+    """The native Caffe layers cannot be built or loaded."""
+
+
+class CaffeHomeError(NativeLayerError):
+    """There is no Caffe home (headers and a shared libcaffe) to build the layers against."""
+
+
+class PluginBuildError(NativeLayerError):
+    """CMake or the compiler failed on the layer sources."""

@@ -2,7 +2,7 @@
 converted model against it) agrees with a real Caffe build."""
 
 from mxnet2caffe.caffe.profiles import BVLC_MASTER_LAYER_TYPES, NOT_IN_OPENCV, STOCK_LAYER_TYPES
-from mxnet2caffe.verify.caffe_home import import_caffe
+from mxnet2caffe.runtimes.caffe_home import import_caffe
 
 # layers the reference build leaves out: data sources needing LMDB/LevelDB/OpenCV/Python
 # at build time, and the two BVLC master layers its (older) fork predates

@@ -7,7 +7,7 @@ import pytest
 from native_nets import broadcast_prototxt
 
 from mxnet2caffe.caffe_layers import load
-from mxnet2caffe.verify.caffe_home import import_caffe
+from mxnet2caffe.runtimes.caffe_home import import_caffe
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ import pytest
 from native_nets import BROADCAST_SHAPES, OPERATIONS, bottom_shapes, each_order, each_shape, each_type, random_bottoms
 
 from mxnet2caffe.caffe_layers import register_opencv_layers
-from mxnet2caffe.verify import runtimes
+from harness import backend_forward
+from mxnet2caffe.verify import backends
 
 
 def opencv_forward(prototxt, a, b):
@@ -46,6 +47,6 @@ def test_runtimes_run_prototxts_with_native_layers(write_net, tmp_path, backend)
     caffemodel = tmp_path / "empty.caffemodel"  # no layer has weights
     caffemodel.write_bytes(b"")
     a, b = random_bottoms("MXBroadcastDiv", a_shape, b_shape, seed=1)
-    assert runtimes.uses_native_layers(prototxt)
-    (y,) = runtimes.backend_forward(backend, prototxt, caffemodel, {"a": a, "b": b}, ["y"])
+    assert backends.uses_native_layers(prototxt)
+    (y,) = backend_forward(backend, prototxt, caffemodel, {"a": a, "b": b}, ["y"])
     np.testing.assert_array_equal(y, a / b)

@@ -64,7 +64,7 @@ def test_load_leaves_a_caffe_that_has_the_types_alone():
         import ctypes, os
         from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES
         from mxnet2caffe.caffe_layers import build_plugin, load
-        from mxnet2caffe.verify.caffe_home import import_caffe
+        from mxnet2caffe.runtimes.caffe_home import import_caffe
         caffe = import_caffe()
         ctypes.CDLL(str(build_plugin()), mode=os.RTLD_GLOBAL)
         assert load() is None

@@ -7,9 +7,9 @@ import pytest
 
 import mxnet2caffe
 from harness import assert_converts_exactly, save_model, assert_rejected, layer_types
-from mxnet2caffe.converters.options import SWITCHES
+from mxnet2caffe.options import SWITCHES
 from mxnet2caffe.verify.inputs import random_inputs
-from mxnet2caffe.verify.runtimes import backend_forward, mxnet_forward
+from harness import backend_forward, mxnet_forward
 
 SHAPE = (2, 3, 4, 5)
 TWO_INPUTS = {"a": SHAPE, "b": SHAPE}

@@ -91,12 +91,12 @@ def test_defaults_max_valid_stride_one(tmp_path):
     assert layer_types(summary) == ["Input", "Pooling"]
 
 
-def test_valid_slices_off_caffe_extra_row_and_column(tmp_path):
-    """H=W=7, k=s=2: Caffe's Pooling alone gives 4x4, MXNet 3x3."""
+def test_valid_crops_caffe_extra_row_and_column(tmp_path):
+    """H=W=7, k=s=2: Caffe's Pooling alone gives 4x4, MXNet 3x3 (passes/pooling_rounding.py)."""
     sym = mx.sym.Pooling(mx.sym.Variable("data"), kernel=(2, 2), stride=(2, 2), name="pool")
     summary = assert_converts_exactly(sym, {"data": (1, 3, 7, 7)}, tmp_path)
     assert summary.outputs == {"pool": (1, 3, 3, 3)}
-    assert layer_types(summary) == ["Input", "Pooling", "Slice", "Slice", "Silence"]
+    assert layer_types(summary) == ["Input", "Pooling", "Pooling", "Crop"]
 
 
 def test_full_needs_no_slice(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import mxnet2caffe
 from harness import assert_converts_exactly, save_model, assert_rejected, layer_types
 from mxnet2caffe.verify.inputs import random_inputs
-from mxnet2caffe.verify.runtimes import backend_forward, mxnet_forward
+from harness import backend_forward, mxnet_forward
 
 
 def _logits(shape, scale: float = 4.0) -> dict:

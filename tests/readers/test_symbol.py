@@ -12,7 +12,7 @@ import mxnet as mx
 import pytest
 
 from mxnet2caffe.errors import InputFileError
-from mxnet2caffe.graph import TensorRef
+from mxnet2caffe.mxnet.graph import TensorRef
 from mxnet2caffe.mxnet.symbol import parse_symbol, read_symbol
 
 MXNET_1_9_1 = 10901

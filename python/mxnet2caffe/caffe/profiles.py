@@ -26,3 +26,17 @@ STOCK_LAYER_TYPES = BVLC_MASTER_LAYER_TYPES - NOT_IN_OPENCV
 # runs them through the plugin library (mxnet2caffe.caffe_layers.load), OpenCV DNN through
 # Python custom layers (mxnet2caffe.caffe_layers.register_opencv_layers).
 NATIVE_LAYER_TYPES = frozenset({"MXBroadcastMul", "MXBroadcastAdd", "MXBroadcastSub", "MXBroadcastDiv"})
+
+# Target profiles: what the output may rely on beyond the stock layer types.
+# - portable: BVLC Caffe master, its forks and OpenCV DNN. MXNet's rounded-down pooling becomes
+#   Pooling + Crop (against a small reference blob of the rounded-down size).
+# - opencv: OpenCV DNN and the SSD-family Caffe forks, which read PoolingParameter field 13 as
+#   `ceil_mode` (BVLC master has `round_mode` there, an enum of the opposite meaning): one
+#   Pooling layer with `ceil_mode: false`.
+PORTABLE = "portable"
+OPENCV = "opencv"
+DEFAULT_PROFILE = PORTABLE
+PROFILES = {
+    PORTABLE: "BVLC Caffe master, its forks and OpenCV DNN (stock layers and fields only)",
+    OPENCV: "OpenCV DNN and SSD-family Caffe forks: pooling rounds down with ceil_mode: false",
+}

@@ -63,10 +63,11 @@ def _input_layers(net: Net) -> List[Layer]:
 
 
 def prototxt_text(net: Net) -> str:
+    """The prototxt, with the NameMap in comment lines at the top (naming.py)."""
     message = NetParameter(name=net.name)
     for layer in _input_layers(net) + net.layers:
         message.layer.add().CopyFrom(_layer_message(layer))
-    return text_format.MessageToString(message)
+    return "\n".join(net.names.comment_lines()) + "\n" + text_format.MessageToString(message)
 
 
 def caffemodel_bytes(net: Net) -> bytes:

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional, Union
 
-from ..errors import ConversionError
-from ..verify.caffe_home import ENV_VAR, build_command, default_home, find_caffe_home
+from ..errors import CaffeHomeError, NativeLayerError, PluginBuildError
+from ..runtimes.caffe_home import ENV_VAR, build_command, default_home, find_caffe_home
 
 LIBRARY_NAME = "libmxnet2caffe_layers.so"
 # what a Caffe home needs for building layers against it (caffe_layers/CMakeLists.txt checks the same)
@@ -30,18 +30,6 @@ _OUTPUT_TAIL_LINES = 30
 _FIRST_ERROR_LINES = 10
 
 PathArg = Union[str, "os.PathLike[str]"]
-
-
-class NativeLayerError(ConversionError):
-    """The native Caffe layers cannot be built or loaded."""
-
-
-class CaffeHomeError(NativeLayerError):
-    """There is no Caffe home (headers and a shared libcaffe) to build the layers against."""
-
-
-class PluginBuildError(NativeLayerError):
-    """CMake or the compiler failed on the layer sources."""
 
 
 def native_sources() -> Path:

@@ -9,7 +9,7 @@ from typing import List, Sequence
 import numpy as np
 
 from .. import _native
-from ..verify.runtimes import require
+from ..runtimes.imports import require
 
 _registered = False
 _log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Dict, List
 
-from .build import NativeLayerError, PathArg, native_sources
+from ..errors import NativeLayerError
+from .build import PathArg, native_sources
 
 # source (relative to native_sources()) -> destination in a Caffe source tree
 CAFFE_TREE_FILES: Dict[str, str] = {

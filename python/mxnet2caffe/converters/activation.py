@@ -7,8 +7,8 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 from ..caffe.net import Tensor
-from .context import NodeContext
-from .registry import Converted, converter
+from .context import Converted, NodeContext
+from .registry import converter
 
 # act_type -> the stock layer computing exactly that function
 _NEURON_LAYERS = {

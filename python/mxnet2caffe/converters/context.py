@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from ..attrs import Attrs
 from ..caffe.net import Layer, Shape, Tensor
 from ..errors import NodeError
-from ..graph import Node
-from .options import ConvertOptions
-from .registry import Converted
+from ..mxnet.graph import Node
+from ..naming import helper_name, node_blob
+from ..options import ConvertOptions
+
+# (name suffix, Caffe layer type, layer params) of one layer of a chain (NodeContext.chain)
+Step = Tuple[str, str, Mapping[str, Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Converted:
+    """What a converter returns: the Caffe layers of one MXNet node and the tensors standing
+    for its outputs."""
+
+    layers: Tuple[Layer, ...]
+    outputs: Tuple[Tensor, ...]
+    # shapes of helper blobs that net passes need (a pooling layer's padded input, say)
+    helper_shapes: Mapping[str, Shape] = field(default_factory=dict)
+
+
+def reshape_param(dims: Sequence[int]) -> Dict[str, Mapping[str, Any]]:
+    """A Reshape layer's parameters for explicit dims (no code left for Caffe to interpret)."""
+    return {"reshape_param": {"shape": {"dim": list(dims)}}}
 
 
 class NodeContext:
@@ -97,10 +117,10 @@ class NodeContext:
 
     def layer_name(self, suffix: str = "") -> str:
         """Names of extra layers and blobs: the node's name, then '/suffix'."""
-        return f"{self.node.name}/{suffix}" if suffix else self.node.name
+        return helper_name(self.node.name, suffix) if suffix else self.node.name
 
     def output_blob(self, index: int = 0, count: int = 1) -> str:
-        return self.node.name if count == 1 else f"{self.node.name}_output{index}"
+        return node_blob(self.node.name, index, count)
 
     def layer(
         self,
@@ -134,6 +154,19 @@ class NodeContext:
             layers=(self.layer(type_, bottoms, (top,), params, blobs),),
             outputs=(Tensor(top, tuple(shape)),),
         )
+
+    def chain(self, bottom: str, steps: Sequence[Step], blobs: Sequence[Sequence[np.ndarray]] = ()) -> List[Layer]:
+        """Layers applied one after the other from `bottom`, one per step (with `blobs[i]` as
+        weights of step i); the last is the node's own layer, named after the node, with the
+        node's output blob."""
+        layers = []
+        for index, (suffix, type_, params) in enumerate(steps):
+            last = index == len(steps) - 1
+            top = self.output_blob() if last else self.layer_name(suffix)
+            weights = blobs[index] if index < len(blobs) else ()
+            layers.append(self.layer(type_, [bottom], [top], params, weights, suffix="" if last else suffix))
+            bottom = top
+        return layers
 
     def alias(self, tensor: Tensor) -> Converted:
         """An op that is the identity at inference: no layer, the input stands for it."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..caffe.net import Shape
-from .context import NodeContext
-from .registry import Converted, converter
+from .context import Converted, NodeContext
+from .registry import converter
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:

@@ -9,8 +9,8 @@ from typing import List, Sequence, Tuple
 
 from ..caffe.net import Layer, Shape, Tensor
 from ..errors import NodeError
-from .context import NodeContext
-from .registry import Converted, converter
+from .context import Converted, NodeContext, reshape_param
+from .registry import converter
 
 
 def _eltwise(ctx: NodeContext, tensors: Sequence[Tensor], operation: str, coeff: Sequence[float] = ()) -> Converted:
@@ -153,7 +153,7 @@ def convert_broadcast_multiply(ctx: NodeContext) -> Converted:
     return Converted(
         layers=(
             ctx.layer(
-                "Reshape", [small.blob], [factor], {"reshape_param": {"shape": {"dim": list(dims)}}}, suffix="reshape"
+                "Reshape", [small.blob], [factor], reshape_param(dims), suffix="reshape"
             ),
             ctx.layer("Scale", [big.blob, factor], [ctx.output_blob()], {"scale_param": {"axis": axis}}),
         ),
@@ -182,8 +182,8 @@ def _native_broadcast(ctx: NodeContext, switch: str, lhs: Tensor, rhs: Tensor) -
     for tensor in (lhs, rhs):
         if len(tensor.shape) < len(out):
             padded = (1,) * (len(out) - len(tensor.shape)) + tensor.shape
-            params = {"reshape_param": {"shape": {"dim": list(padded)}}}
-            layers.append(ctx.layer("Reshape", [tensor.blob], [ctx.layer_name("reshape")], params, suffix="reshape"))
+            reshape = ctx.layer("Reshape", [tensor.blob], [ctx.layer_name("reshape")], reshape_param(padded), suffix="reshape")
+            layers.append(reshape)
             bottoms.append(layers[-1].tops[0])
         else:
             bottoms.append(tensor.blob)

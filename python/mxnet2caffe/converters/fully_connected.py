@@ -6,8 +6,8 @@ from typing import Tuple
 
 import numpy as np
 
-from .context import NodeContext
-from .registry import Converted, converter
+from .context import Converted, NodeContext
+from .registry import converter
 
 
 def _product_axis(ctx: NodeContext, shape: Tuple[int, ...], flatten: bool) -> int:

@@ -7,8 +7,8 @@ from typing import Tuple
 import numpy as np
 
 from ..caffe.net import Tensor
-from .context import NodeContext
-from .registry import Converted, converter
+from .context import Converted, NodeContext
+from .registry import converter
 
 # BatchNorm_v1 reshapes its input to 4-d and fails on any other rank
 _V1_RANKS = (2, 4)

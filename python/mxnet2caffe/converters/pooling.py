@@ -2,8 +2,8 @@
 
 Caffe's Pooling always rounds its output size up and divides an average by the window
 clipped at size + pad. MXNet differs in three ways, each repaired with stock layers:
-- 'valid' rounds down: Caffe's extra last row/column is cut off with Slice (the cut part
-  goes to one Silence layer so it does not become a net output);
+- 'valid' rounds down: the Pooling layer says `ceil_mode: false` where Caffe's size would
+  differ, and the pooling_rounding pass gives that the form of the target profile;
 - other divisors (count_include_pad=False, sum, Pooling_v1's constant kernel area): the
   ratio of the two divisors depends only on the output position, so a Scale layer with a
   constant per-position map (axis 2, 2 axes) turns Caffe's average into MXNet's value;
@@ -14,13 +14,14 @@ clipped at size + pad. MXNet differs in three ways, each repaired with stock lay
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..caffe.net import Layer, Tensor
-from .context import NodeContext
-from .registry import Converted, converter
+from ..caffe.net import Tensor
+from ..caffe.sizes import pooling_output_size
+from .context import Converted, NodeContext
+from .registry import converter
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,7 @@ class _Axis:
         return -(-(self.size + 2 * self.pad - self.kernel) // self.stride) + 1
 
     def caffe_count(self) -> int:
-        """Caffe's output size: rounded up, minus a last window starting in the padding."""
-        count = self.ceil_count()
-        if self.pad and (count - 1) * self.stride >= self.size + self.pad:
-            count -= 1
-        return count
+        return pooling_output_size(self.size, self.kernel, self.stride, self.pad)
 
     def padded(self) -> "_Axis":
         return _Axis(self.size + 2 * self.pad, self.kernel, self.stride, 0)
@@ -88,7 +85,6 @@ class _Stage:
     suffix: str
     params: Mapping[str, Mapping[str, Any]]
     blobs: Tuple[np.ndarray, ...] = ()
-    discards: bool = False  # a Slice whose second top is thrown away
 
 
 def _count_include_pad(ctx: NodeContext) -> bool:
@@ -202,7 +198,9 @@ def _zero_pad_stage(channels: int, axes: Sequence[_Axis]) -> _Stage:
     return _Stage("Convolution", "zero_pad", {"convolution_param": params}, (ones,))
 
 
-def _pool_stage(pooling: _Pooling, caffe_axes: Sequence[_Axis]) -> _Stage:
+def _pool_stage(pooling: _Pooling, caffe_axes: Sequence[_Axis], floor: bool) -> _Stage:
+    """`floor`: MXNet rounds the output size down where Caffe would round up; `ceil_mode: false`
+    says so, and the pooling_rounding pass turns it into the chosen profile's form."""
     params: Dict[str, Any] = {"pool": pooling.method}
     if pooling.global_pool:
         params["global_pooling"] = True
@@ -215,35 +213,9 @@ def _pool_stage(pooling: _Pooling, caffe_axes: Sequence[_Axis]) -> _Stage:
             pad_h=caffe_axes[0].pad,
             pad_w=caffe_axes[1].pad,
         )
+    if floor:
+        params["ceil_mode"] = False
     return _Stage("Pooling", "pool", {"pooling_param": params})
-
-
-def _slice_stages(caffe_counts: Sequence[int], counts: Sequence[int]) -> List[_Stage]:
-    """Keeps the leading `counts` rows/columns: MXNet's windows are Caffe's first ones."""
-    return [
-        _Stage("Slice", f"keep_{name}", {"slice_param": {"axis": dim, "slice_point": [count]}}, discards=True)
-        for dim, name, caffe_count, count in zip((2, 3), ("rows", "cols"), caffe_counts, counts)
-        if caffe_count > count
-    ]
-
-
-def _emit(ctx: NodeContext, bottom: str, stages: Sequence[_Stage]) -> List[Layer]:
-    """Chains the stages; the last one is the node's layer and blob."""
-    layers: List[Layer] = []
-    discarded: List[str] = []
-    for index, stage in enumerate(stages):
-        last = index == len(stages) - 1
-        top = ctx.output_blob() if last else ctx.layer_name(stage.suffix)
-        tops = [top]
-        if stage.discards:
-            tops.append(ctx.layer_name(f"{stage.suffix}_rest"))
-            discarded.append(tops[-1])
-        suffix = "" if last else stage.suffix
-        layers.append(ctx.layer(stage.type, [bottom], tops, stage.params, stage.blobs, suffix=suffix))
-        bottom = top
-    if discarded:
-        layers.append(ctx.layer("Silence", discarded, (), suffix="discard"))
-    return layers
 
 
 def _convert(ctx: NodeContext, pooling: _Pooling, axes: Sequence[_Axis]) -> Converted:
@@ -253,13 +225,16 @@ def _convert(ctx: NodeContext, pooling: _Pooling, axes: Sequence[_Axis]) -> Conv
     caffe_axes = [axis.padded() for axis in axes] if padding else list(axes)
     caffe_counts = [axis.caffe_count() for axis in caffe_axes]
     stages = [_zero_pad_stage(data.shape[1], axes)] if padding else []
-    stages.append(_pool_stage(pooling, caffe_axes))
-    stages.extend(_slice_stages(caffe_counts, counts))
+    stages.append(_pool_stage(pooling, caffe_axes, floor=caffe_counts != counts))
     correction = _correction(pooling, axes, caffe_axes, counts)
     if correction is not None:
         stages.append(_Stage("Scale", "divisor", {"scale_param": {"axis": 2, "num_axes": 2}}, (correction,)))
+    steps = [(stage.suffix, stage.type, stage.params) for stage in stages]
+    layers = ctx.chain(data.blob, steps, [stage.blobs for stage in stages])
     out = Tensor(ctx.output_blob(), tuple(data.shape[:2]) + tuple(counts))
-    return Converted(layers=tuple(_emit(ctx, data.blob, stages)), outputs=(out,))
+    # the pooling_rounding pass reads the shape of the pooling layer's input
+    padded = {layers[0].tops[0]: tuple(data.shape[:2]) + tuple(axis.size for axis in caffe_axes)} if padding else {}
+    return Converted(layers=tuple(layers), outputs=(out,), helper_shapes=padded)
 
 
 def _spatial(ctx: NodeContext) -> Tuple[int, int]:

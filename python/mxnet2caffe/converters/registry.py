@@ -7,23 +7,13 @@ write files and never look at other nodes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, Tuple
+from typing import Callable, Dict, Tuple
 
-from ..caffe.net import Layer, Tensor
+from .context import Converted, NodeContext
 
-if TYPE_CHECKING:  # context.py imports this module
-    from .context import NodeContext
-
-Converter = Callable[["NodeContext"], "Converted"]
+Converter = Callable[[NodeContext], Converted]
 
 _REGISTRY: Dict[str, Converter] = {}
-
-
-@dataclass(frozen=True)
-class Converted:
-    layers: Tuple[Layer, ...]
-    outputs: Tuple[Tensor, ...]
 
 
 def converter(*op_names: str) -> Callable[[Converter], Converter]:

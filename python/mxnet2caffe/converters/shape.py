@@ -1,5 +1,5 @@
-"""Ops that move data without computing on it: Flatten, Reshape, Concat, and the
-inference identities (Dropout, copies, gradient stops)."""
+"""Ops that move data without computing on it: Flatten, Reshape, Concat, and the inference
+identities where they are heads (passes/remove_identities.py removes the others)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from ..caffe.net import Shape
-from .context import NodeContext
-from .registry import Converted, converter
+from ..mxnet.ops import IDENTITY_OPS
+from .context import Converted, NodeContext, reshape_param
+from .registry import converter
 
 
 def normalize_axis(ctx: NodeContext, axis: int, ndim: int, key: str = "axis") -> int:
@@ -130,25 +131,16 @@ def convert_reshape(ctx: NodeContext) -> Converted:
     if min(out, default=1) <= 0 or np.prod(out) != np.prod(data.shape):
         raise ctx.error(f"cannot reshape {data.shape} into {out}")
     # explicit dims: no special code left for Caffe to interpret
-    return ctx.single("Reshape", [data.blob], out, {"reshape_param": {"shape": {"dim": list(out)}}})
+    return ctx.single("Reshape", [data.blob], out, reshape_param(out))
 
 
-@converter("Dropout")
-def convert_dropout(ctx: NodeContext) -> Converted:
-    p = ctx.attrs.float("p", 0.5)
-    mode = ctx.attrs.str("mode", "training")
-    ctx.attrs.int_tuple("axes", ())  # which axes share a mask: only matters when dropping
-    ctx.attrs.str("cudnn_off", None)
-    if mode not in ("training", "always"):
-        raise ctx.error(f"unknown mode {mode!r}")
-    if mode == "always" and p != 0:
-        raise ctx.error(f"mode 'always' drops at inference too (p={p}): it is not an identity")
-    return ctx.alias(ctx.input(0))
-
-
-@converter("_copy", "identity", "BlockGrad", "stop_gradient")
+@converter(*sorted(IDENTITY_OPS))
 def convert_identity(ctx: NodeContext) -> Converted:
-    return ctx.alias(ctx.input(0))
+    """An identity head: a copy (Power with its defaults, y = x) gives the output a blob named
+    after the node. The regression outputs' attribute shapes only their gradient."""
+    ctx.attrs.float("grad_scale", 1.0)
+    data = ctx.input(0)
+    return ctx.single("Power", [data.blob], data.shape)
 
 
 @converter("Concat", "concat")

@@ -4,31 +4,20 @@ for a temperature, Log for log_softmax, Flatten/Reshape for softmax over several
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import List, Sequence
 
 import numpy as np
 
 from ..caffe.net import Shape, Tensor
-from .context import NodeContext
-from .registry import Converted, converter
+from .context import Converted, NodeContext, Step, reshape_param
+from .registry import converter
 from .shape import normalize_axis
 
 log = logging.getLogger(__name__)
 
-# (name suffix, Caffe layer type, layer params) of one layer in a chain
-Step = Tuple[str, str, Dict[str, Any]]
-
-
 def _chain(ctx: NodeContext, data: Tensor, steps: Sequence[Step]) -> Converted:
     """Shape-preserving layers applied one after the other; the last is the node's own."""
-    layers = []
-    blob = data.blob
-    for index, (suffix, type_, params) in enumerate(steps):
-        last = index == len(steps) - 1
-        top = ctx.output_blob() if last else ctx.layer_name(suffix)
-        layers.append(ctx.layer(type_, [blob], [top], params, suffix="" if last else suffix))
-        blob = top
-    return Converted(layers=tuple(layers), outputs=(Tensor(blob, data.shape),))
+    return Converted(layers=tuple(ctx.chain(data.blob, steps)), outputs=(Tensor(ctx.output_blob(), data.shape),))
 
 
 def _softmax(axis: int) -> Step:
@@ -45,7 +34,7 @@ def _over_non_batch_axes(ctx: NodeContext, shape: Shape) -> List[Step]:
     return [
         ("flatten", "Flatten", {}),
         _softmax(1),
-        ("reshape", "Reshape", {"reshape_param": {"shape": {"dim": list(shape)}}}),
+        ("reshape", "Reshape", reshape_param(shape)),
     ]
 
 

@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 
 from ..attrs import Attrs
 from ..errors import InputFileError
-from ..graph import Graph, Node, TensorRef
+from .graph import Graph, Node, TensorRef
 
 # Files older than MXNet 0.9 name user attributes without underscores; MXNet renames them
 # on load (kHiddenKeys in its c_api_common.h), so they are never op parameters.
@@ -41,8 +41,12 @@ def parse_symbol(document: Any, source: str) -> Graph:
     if "heads" not in document:
         raise InputFileError(source, "not an MXNet symbol: no 'heads' list")
     nodes: List[Node] = []
+    seen: Dict[str, int] = {}  # name -> how many nodes so far have it
     for node_id, entry in enumerate(document["nodes"]):
-        nodes.append(_parse_node(entry, node_id, source))
+        node = _parse_node(entry, node_id, source)
+        node.occurrence = seen.get(node.name, 0)
+        seen[node.name] = node.occurrence + 1
+        nodes.append(node)
     heads = [_parse_ref(ref, len(nodes), source, "heads") for ref in _list(document["heads"], source, "heads")]
     if not heads:
         raise InputFileError(source, "the symbol has no heads (outputs)")

@@ -8,7 +8,7 @@ from typing import Dict, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConversionError, InputFileError
-from .runtimes import require
+from ..runtimes.imports import require
 
 
 def random_inputs(shapes: Mapping[str, Sequence[int]], seed: int = 0) -> Dict[str, np.ndarray]:

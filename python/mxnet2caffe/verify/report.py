@@ -1,26 +1,26 @@
 """Layer-by-layer verification: every MXNet op output against the Caffe blob standing for it.
 
-The converter names the last Caffe layer of every MXNet node, and its top, after the node;
-the extra layers an op may need are named "node/suffix". So MXNet's internal output
-"conv0_output" is Caffe blob "conv0" (and "split_output1" is "split_output1"), with no
-side file to keep in step. Ops that are identities at inference have no blob of their own
-and no row.
+Which blob holds which MXNet output is the NameMap the converter stores in the prototxt
+(naming.py), kept right by every pass: renamed duplicates, fused layers and identities
+removed at inference all compare as they should. A prototxt without the map (written by hand
+or by another tool) is compared by the naming convention: output "conv0_output" is blob "conv0".
+MXNet outputs that no blob holds (a convolution folded into the BatchNorm after it) get no row.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Sequence
+from typing import Callable, List, Mapping, Optional
 
 import numpy as np
 
 from ..caffe.reader import input_shapes, read_prototxt
 from ..errors import ConversionError
-from ..mxnet.symbol import read_symbol
+from ..naming import NameMap
 from .compare import Comparison, compare
 from .inputs import image_input, random_inputs
-from .runtimes import backend_blobs, mxnet_internal_outputs
+from .backends import backend_blobs, mxnet_internal_outputs
 
 PathLike = "str | os.PathLike[str]"
 DEFAULT_TOLERANCE = 1e-4
@@ -84,8 +84,15 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def _caffe_blob(mxnet_output: str) -> str:
-    return mxnet_output[: -len("_output")] if mxnet_output.endswith("_output") else mxnet_output
+def _conventional_blob(key: str) -> str:
+    """The blob a hand-written model names after an MXNet output (node_blob's rule)."""
+    return key[: -len("_output")] if key.endswith("_output") else key
+
+
+def _name_map(prototxt: PathLike) -> Callable[[str], Optional[str]]:
+    with open(prototxt, encoding="utf-8", errors="replace") as handle:
+        stored = NameMap.from_prototxt_text(handle.read())
+    return stored.blob if stored is not None else _conventional_blob
 
 
 def verify(
@@ -118,11 +125,12 @@ def verify(
     else:
         inputs = random_inputs(input_shapes(net), seed)
         description = f"random normal, seed {seed}"
-    graph = read_symbol(symbol)
-    heads = {graph.node(ref).name if ref.index == 0 else f"{graph.node(ref).name}_output{ref.index}" for ref in graph.heads}
+    blob_of = _name_map(prototxt)
     tops = {top for layer in net.layer if layer.type != "Input" for top in layer.top}
+    outputs = tops - {bottom for layer in net.layer for bottom in layer.bottom}
     expected = mxnet_internal_outputs(symbol, params, inputs)
-    pairs = [(name, _caffe_blob(name)) for name in expected if _caffe_blob(name) in tops]
-    actual = fetch(prototxt, caffemodel, inputs, [blob for _, blob in pairs], fuse=False)
-    rows = [LayerRow(name, compare(blob, actual[blob], expected[name]), blob in heads) for name, blob in pairs]
+    pairs = [(key, blob_of(key)) for key in expected]
+    compared = [(key, blob) for key, blob in pairs if blob in tops]
+    actual = fetch(prototxt, caffemodel, inputs, sorted({blob for _, blob in compared}), fuse=False)
+    rows = [LayerRow(key, compare(blob, actual[blob], expected[key]), blob in outputs) for key, blob in compared]
     return VerifyReport(backend, tolerance, description, rows)

@@ -3,37 +3,25 @@ needs none of them, and a missing one gets a message saying how to install it.""
 
 from __future__ import annotations
 
-import importlib
 import os
-from types import ModuleType
-from typing import Callable, Dict, List, Mapping, Sequence, Union
+from typing import Any, Callable, Dict, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..caffe.profiles import NATIVE_LAYER_TYPES
 from ..caffe.reader import read_prototxt
-from ..errors import ConversionError, RuntimeMissingError
-from .caffe_home import import_caffe
+from ..naming import output_keys
+from ..errors import ConversionError
+from ..runtimes.caffe_home import import_caffe
+from ..runtimes.imports import require
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-_INSTALL_HINTS = {
-    "mxnet": "pip install 'mxnet==1.9.1' 'numpy==1.23.5' (or: pip install 'mxnet2caffe[verify]')",
-    "cv2": "pip install 'opencv-python-headless>=4.5,<5' (OpenCV 5 has no Caffe importer)",
-}
-
-
-def require(module: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise RuntimeMissingError(
-            f"verification needs {module}, which cannot be imported ({exc}); install it with: "
-            f"{_INSTALL_HINTS.get(module, 'pip install ' + module)}"
-        ) from None
-
-
-def _mxnet_executor(symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray], internals: bool):
+def mxnet_executor(
+    symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray], internals: bool
+) -> Tuple[Any, Any]:
+    """(symbol, executor) of an MXNet checkpoint bound for inference on `inputs`; with
+    `internals`, the symbol outputs every op output (duplicate names included, in order)."""
     mx = require("mxnet")
     sym = mx.sym.load(str(symbol))
     saved = mx.nd.load(str(params))
@@ -52,8 +40,10 @@ def _mxnet_executor(symbol: PathLike, params: PathLike, inputs: Mapping[str, np.
         args.setdefault(name, mx.nd.zeros(shape))  # training labels: unused at inference
     if internals:
         everything = sym.get_internals()
-        # variables are inputs and weights, not computed values
-        sym = mx.sym.Group([everything[name] for name in everything.list_outputs() if name not in args and name not in aux])
+        # variables are inputs and weights, not computed values; by position, since a file may
+        # repeat a name (indexing by name would give the first of them twice)
+        names = everything.list_outputs()
+        sym = mx.sym.Group([everything[i] for i, name in enumerate(names) if name not in args and name not in aux])
     # MXNet's default MKLDNN subgraph pass fuses BatchNorm into Convolution and cannot bind
     # a graph whose internal outputs are requested: run the graph as written instead
     previous = os.environ.get("MXNET_SUBGRAPH_BACKEND")
@@ -67,20 +57,14 @@ def _mxnet_executor(symbol: PathLike, params: PathLike, inputs: Mapping[str, np.
             os.environ["MXNET_SUBGRAPH_BACKEND"] = previous
 
 
-def mxnet_forward(symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray]) -> List[np.ndarray]:
-    """The heads of an MXNet checkpoint at inference (is_train=False)."""
-    _, executor = _mxnet_executor(symbol, params, inputs, internals=False)
-    return [out.asnumpy() for out in executor.forward(is_train=False)]
-
-
 def mxnet_internal_outputs(
     symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray]
 ) -> Dict[str, np.ndarray]:
-    """Every op output at inference, named as get_internals() names them ("conv0_output"),
-    in the graph's topological order."""
-    sym, executor = _mxnet_executor(symbol, params, inputs, internals=True)
+    """Every op output at inference, keyed as the NameMap keys them ("conv0_output", and
+    "fc7_output#2" for a repeated name), in the graph's topological order."""
+    sym, executor = mxnet_executor(symbol, params, inputs, internals=True)
     outputs = executor.forward(is_train=False)
-    return {name: out.asnumpy() for name, out in zip(sym.list_outputs(), outputs)}
+    return {key: out.asnumpy() for key, out in zip(output_keys(sym.list_outputs()), outputs)}
 
 
 def uses_native_layers(prototxt: PathLike) -> bool:
@@ -146,15 +130,3 @@ def backend_blobs(backend: str) -> Callable[..., Dict[str, np.ndarray]]:
     if backend not in BACKENDS:
         raise ConversionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     return BACKENDS[backend]
-
-
-def backend_forward(
-    backend: str,
-    prototxt: PathLike,
-    caffemodel: PathLike,
-    inputs: Mapping[str, np.ndarray],
-    outputs: Sequence[str],
-) -> List[np.ndarray]:
-    """The named outputs of a Caffe model in `backend`, as deployed."""
-    blobs = backend_blobs(backend)(prototxt, caffemodel, inputs, outputs)
-    return [blobs[name] for name in outputs]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mxnet2caffe.verify import caffe_home
+from mxnet2caffe.runtimes import caffe_home
 
 # the layer types that the converter emits
 CONVERTER_LAYER_TYPES = {
@@ -94,7 +94,7 @@ def test_missing_caffe_names_the_build_command(tmp_path):
     """In a fresh interpreter with no Caffe to find, the error says how to build one."""
     code = (
         "import sys; sys.modules['caffe'] = None\n"  # nothing importable as caffe
-        "from mxnet2caffe.verify import caffe_home\n"
+        "from mxnet2caffe.runtimes import caffe_home\n"
         "from mxnet2caffe.errors import RuntimeMissingError\n"
         "try:\n    caffe_home.import_caffe()\n"
         "except RuntimeMissingError as exc:\n    print(exc)\n"

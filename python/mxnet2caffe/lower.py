@@ -1,0 +1,227 @@
+"""Lowering: the MXNet Graph -> a Caffe Net, one converter call per node.
+
+Lowering also makes names unique and valid: files repeat node names (a Convolution and a
+Flatten both named fc7), name nodes like our helper layers, or use characters OpenCV cannot
+address. Each name a converter proposes is claimed in graph order; a taken or invalid one is
+renamed deterministically (fc7, fc7_2), the NameMap records where every MXNet output went,
+and a note says what was renamed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+import numpy as np
+
+from . import converters  # noqa: F401  (registers every converter)
+from .caffe.net import Layer, Net, Shape, Tensor
+from .converters.context import Converted, NodeContext
+from .converters.registry import is_supported, lookup
+from .errors import ConversionError, NodeError, ShapeError, UnsupportedOpsError
+from .mxnet.graph import Graph, Node, TensorRef
+from .naming import fresh_name, helper_name, mxnet_output_name, output_key, valid_name
+from .options import ConvertOptions
+
+log = logging.getLogger(__name__)
+
+# names MXNet gives weights, aux states and training labels: never a data input
+_NOT_DATA_SUFFIXES = ("weight", "bias", "gamma", "beta", "moving_mean", "moving_var", "alpha", "label")
+# at most this many renamings are listed one by one in the note
+_RENAMES_LISTED = 10
+
+
+def unsupported_nodes(graph: Graph) -> List[Tuple[str, str]]:
+    """(op, node name) for every node the heads need that no converter handles."""
+    return [
+        (node.op, node.name)
+        for node in graph.reachable()
+        if not node.is_variable and not is_supported(node.op)
+    ]
+
+
+def candidate_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str]:
+    """Variables with no value in the params: the data inputs (and labels, lost weights)."""
+    return [node.name for node in graph.variables() if node.name not in params]
+
+
+def likely_data_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str]:
+    """The candidates not named like a weight or label: what a bare input shape is for."""
+    return [name for name in candidate_inputs(graph, params) if not name.endswith(_NOT_DATA_SUFFIXES)]
+
+
+def resolve_input_shapes(
+    graph: Graph, params: Mapping[str, np.ndarray], shapes: Mapping[str, Sequence[int]]
+) -> Dict[str, Shape]:
+    """Checks user-given shapes; the name '' stands for the graph's only data input."""
+    candidates = candidate_inputs(graph, params)
+    resolved: Dict[str, Shape] = {}
+    for name, shape in shapes.items():
+        if name == "":
+            data = likely_data_inputs(graph, params)
+            if len(data) != 1:
+                raise ShapeError(
+                    f"{graph.source}: a shape without a name needs exactly one data input, "
+                    f"the graph has {data or 'none'}: use --input-shape NAME:DIMS"
+                )
+            name = data[0]
+        if name not in candidates:
+            raise ShapeError(
+                f"{graph.source}: '{name}' is not an input of the graph "
+                f"(inputs without params: {candidates or 'none'})"
+            )
+        resolved[name] = tuple(int(d) for d in shape)
+    if not resolved:
+        raise ShapeError(f"{graph.source}: no input shape given (inputs: {candidates})")
+    return resolved
+
+
+class _Names:
+    """The names claimed so far, and the renamings made."""
+
+    def __init__(self) -> None:
+        self.used: Set[str] = set()
+        self.renamed: List[Tuple[str, str]] = []
+
+    def claim(self, wanted: str) -> str:
+        name = fresh_name(valid_name(wanted), self.used)
+        self.used.add(name)
+        if name != wanted:
+            self.renamed.append((wanted, name))
+        return name
+
+    def claim_converted(self, converted: Converted) -> Converted:
+        """The converter's layers and outputs with every top and layer name claimed.
+
+        A top renamed here is renamed in the later bottoms of the same node; bottoms naming
+        earlier nodes' blobs are left alone (they were claimed when those nodes were)."""
+        renames: Dict[str, str] = {}
+        layers = []
+        for layer in converted.layers:
+            bottoms = tuple(renames.get(bottom, bottom) for bottom in layer.bottoms)
+            tops = tuple(self.claim(top) for top in layer.tops)
+            renames.update(zip(layer.tops, tops))
+            # a layer is named after its first top (OpenCV addresses outputs by layer name)
+            if layer.tops and layer.name == layer.tops[0]:
+                name = tops[0]
+            else:
+                name = self.claim(layer.name)
+            layers.append(Layer(name, layer.type, bottoms, tops, layer.params, layer.blobs))
+        outputs = tuple(Tensor(renames.get(t.blob, t.blob), t.shape) for t in converted.outputs)
+        helper_shapes = {renames.get(blob, blob): shape for blob, shape in converted.helper_shapes.items()}
+        return Converted(layers=tuple(layers), outputs=outputs, helper_shapes=helper_shapes)
+
+    def note(self) -> Optional[str]:
+        if not self.renamed:
+            return None
+        listed = ", ".join(f"'{old}' -> '{new}'" for old, new in self.renamed[:_RENAMES_LISTED])
+        more = len(self.renamed) - _RENAMES_LISTED
+        extra = f" and {more} more" if more > 0 else ""
+        return f"renamed {len(self.renamed)} repeated or invalid name(s): {listed}{extra}"
+
+
+def lower(
+    graph: Graph,
+    params: Mapping[str, np.ndarray],
+    input_shapes: Mapping[str, Sequence[int]],
+    options: ConvertOptions,
+    name: str,
+) -> Net:
+    """Converts every node the heads need; raises before converting if any op is unsupported."""
+    missing = unsupported_nodes(graph)
+    if missing:
+        raise UnsupportedOpsError(missing)
+    shapes = resolve_input_shapes(graph, params, input_shapes)
+    net = Net(name=name)
+    names = _Names()
+    tensors: Dict[TensorRef, Tensor] = {}
+    used_params: Set[str] = set()
+    for node in graph.reachable():
+        if node.is_variable:
+            if node.name in shapes:
+                tensor = Tensor(names.claim(node.name), shapes[node.name])
+                net.inputs.append(tensor)
+                net.shapes[tensor.blob] = tensor.shape
+                tensors[TensorRef(node.id, 0)] = tensor
+            continue
+        context = _context(graph, node, tensors, params, options)
+        converted = names.claim_converted(lookup(node.op)(context))
+        used_params |= context.used_params
+        net.layers.extend(converted.layers)
+        net.shapes.update(converted.helper_shapes)
+        count = len(converted.outputs)
+        for index, tensor in enumerate(converted.outputs):
+            tensors[TensorRef(node.id, index)] = tensor
+            net.shapes[tensor.blob] = tensor.shape
+            net.names.add(output_key(mxnet_output_name(node.name, index, count), node.occurrence), tensor.blob)
+        _log_unread_attributes(node)
+    for key, ref in graph.aliases.items():
+        if ref in tensors and not graph.node(ref).is_variable:
+            net.names.add(key, tensors[ref].blob)
+    net.outputs = _terminal(net, _outputs(graph, tensors), names)
+    note = names.note()
+    if note:
+        net.notes.append(note)
+    _log_unused_params(params, used_params)
+    return net
+
+
+def _context(
+    graph: Graph,
+    node: Node,
+    tensors: Mapping[TensorRef, Tensor],
+    params: Mapping[str, np.ndarray],
+    options: ConvertOptions,
+) -> NodeContext:
+    inputs: List[Optional[Tensor]] = []
+    weight_names: List[Optional[str]] = []
+    for ref in node.inputs:
+        source = graph.node(ref)
+        tensor = tensors.get(ref)
+        inputs.append(tensor)
+        weight_names.append(source.name if source.is_variable and tensor is None else None)
+    return NodeContext(node, inputs, weight_names, params, options)
+
+
+def _outputs(graph: Graph, tensors: Mapping[TensorRef, Tensor]) -> List[Tensor]:
+    """The heads' tensors, in head order, each once."""
+    outputs: List[Tensor] = []
+    for ref in graph.heads:
+        node = graph.node(ref)
+        if node.is_variable:
+            raise ConversionError(
+                f"{graph.source}: head '{node.name}' is a variable (an input or weight), not a computed output"
+            )
+        tensor = tensors.get(ref)
+        if tensor is None:
+            raise NodeError(node.name, node.op, f"output {ref.index} is a head but the op has no such output")
+        if tensor not in outputs:
+            outputs.append(tensor)
+    return outputs
+
+
+def _terminal(net: Net, outputs: List[Tensor], names: _Names) -> List[Tensor]:
+    """Caffe and OpenCV take as outputs the blobs no layer reads: an output that a layer reads
+    too (an intermediate named in --outputs), or that is an input, gets a copy that is one."""
+    read = {bottom for layer in net.layers for bottom in layer.bottoms} | {t.blob for t in net.inputs}
+    terminal = []
+    for tensor in outputs:
+        if tensor.blob in read:
+            copy = names.claim(helper_name(tensor.blob, "output"))
+            net.layers.append(Layer(copy, "Power", (tensor.blob,), (copy,)))  # y = x
+            net.shapes[copy] = tensor.shape
+            tensor = Tensor(copy, tensor.shape)
+        terminal.append(tensor)
+    return terminal
+
+
+def _log_unread_attributes(node: Node) -> None:
+    unread = node.attrs.unread()
+    if unread:
+        log.warning("node '%s' (op %s): attributes not used by the converter: %s", node.name, node.op, unread)
+
+
+def _log_unused_params(params: Mapping[str, np.ndarray], used: Set[str]) -> None:
+    unused = sorted(set(params) - used)
+    if unused:
+        log.info("%d params not used by the graph's outputs: %s", len(unused), ", ".join(unused[:10]))

@@ -1,0 +1,15 @@
+"""Facts about MXNet ops that more than one part of the pipeline needs."""
+
+# forward(is_train=False) returns input 0 unchanged; the regression outputs' label input feeds
+# only their gradient
+IDENTITY_OPS = frozenset(
+    {"_copy", "identity", "BlockGrad", "stop_gradient", "Dropout", "LinearRegressionOutput", "MAERegressionOutput"}
+)
+
+# ops whose input 1 is a label used by the backward pass only
+LABELLED_OUTPUT_OPS = frozenset(
+    {"SoftmaxOutput", "Softmax", "LinearRegressionOutput", "LogisticRegressionOutput", "MAERegressionOutput", "SVMOutput"}
+)
+
+# a head computed by one of these is a training loss, not an inference output
+LOSS_OPS = frozenset({"MakeLoss", "make_loss"})

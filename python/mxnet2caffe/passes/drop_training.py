@@ -1,0 +1,60 @@
+"""Graph pass: the parts of a training graph that inference does not have are dropped, with a
+note: the label input of loss outputs (SoftmaxOutput's label feeds only the gradient), and heads
+that are losses (MakeLoss) or that compute from a label (accuracy monitors and the like)."""
+
+from __future__ import annotations
+
+from typing import List, Set
+
+from ..errors import ConversionError
+from ..mxnet.graph import Graph, Node, TensorRef
+from ..mxnet.ops import LABELLED_OUTPUT_OPS, LOSS_OPS
+from ..options import ConvertOptions
+
+# MXNet names the labels it creates NAME_label (SoftmaxOutput's softmax_label ...)
+_LABEL_SUFFIX = "label"
+
+
+def is_label(node: Node) -> bool:
+    return node.is_variable and node.name.endswith(_LABEL_SUFFIX)
+
+
+def _reads_label(graph: Graph, head: TensorRef) -> bool:
+    seen: Set[int] = set()
+    stack = [head.node]
+    while stack:
+        node = graph.node(stack.pop())
+        if node.id in seen:
+            continue
+        seen.add(node.id)
+        if is_label(node):
+            return True
+        stack.extend(ref.node for ref in node.inputs)
+    return False
+
+
+def run(graph: Graph, options: ConvertOptions) -> Graph:
+    del options  # no choice here
+    for node in graph.reachable():
+        if node.op in LABELLED_OUTPUT_OPS and len(node.inputs) > 1:
+            node.inputs = node.inputs[:1]
+    kept: List[TensorRef] = []
+    dropped: List[str] = []
+    for head in graph.heads:
+        node = graph.node(head)
+        if node.op in LOSS_OPS or _reads_label(graph, head):
+            dropped.append(f"{node.name} ({node.op})")
+        else:
+            kept.append(head)
+    if not kept:
+        raise ConversionError(
+            f"{graph.source}: every head is training-only ({', '.join(dropped)}); "
+            "name the outputs to convert with --outputs"
+        )
+    graph.heads = kept
+    labels = [node.name for node in graph.prune() if is_label(node)]
+    if dropped:
+        graph.notes.append(f"dropped training-only head(s): {', '.join(dropped)}")
+    if labels:
+        graph.notes.append(f"dropped label input(s): {', '.join(labels)}")
+    return graph
