@@ -89,6 +89,13 @@ class NodeContext:
             raise self.error(f"attribute '{key}' {values} does not match the {rank}-d input")
         return values
 
+    def is_weight(self, index: int) -> bool:
+        """Whether input `index` is a constant: a variable whose value is in the params file."""
+        if index >= len(self._inputs) or self._inputs[index] is not None:
+            return False
+        name = self._weight_names[index]
+        return name is not None and name in self._params
+
     def weight_name(self, index: int) -> str:
         name = self._weight_names[index] if index < len(self._weight_names) else None
         if name is None:

@@ -1,11 +1,18 @@
 """Element-wise arithmetic -> Caffe Eltwise, Scale and Power (or, when asked for, the native
-MXBroadcast* layers); clip -> ReLU/Power/Eltwise."""
+MXBroadcast* layers); clip -> ReLU/Power/Eltwise.
+
+A broadcast op with a constant operand (a variable whose value is in the params file, as
+gluoncv's exported mean/std and insightface-style graphs have) is an affine map of the other
+operand, y = scale * x + shift: one Scale layer holding the constant as weights, or one Power
+layer for a single value."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
 
 from ..caffe.net import Layer, Shape, Tensor
 from ..errors import NodeError
@@ -17,7 +24,7 @@ def _eltwise(ctx: NodeContext, tensors: Sequence[Tensor], operation: str, coeff:
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ctx.error(f"inputs have different shapes {[t.shape for t in tensors]}")
-    params = {"operation": operation}
+    params: Dict[str, Any] = {"operation": operation}
     if coeff:
         params["coeff"] = list(coeff)
     return ctx.single("Eltwise", [t.blob for t in tensors], tensors[0].shape, {"eltwise_param": params})
@@ -52,9 +59,9 @@ def broadcast_shape(ctx: NodeContext, lhs: Shape, rhs: Shape) -> Shape:
     ndim = max(len(lhs), len(rhs))
     lhs = (1,) * (ndim - len(lhs)) + tuple(lhs)
     rhs = (1,) * (ndim - len(rhs)) + tuple(rhs)
-    if any(l != r and 1 not in (l, r) for l, r in zip(lhs, rhs)):
+    if any(left != right and 1 not in (left, right) for left, right in zip(lhs, rhs)):
         raise ctx.error(f"shapes {lhs} and {rhs} do not broadcast")
-    return tuple(r if l == 1 else l for l, r in zip(lhs, rhs))
+    return tuple(right if left == 1 else left for left, right in zip(lhs, rhs))
 
 
 # switch of ConvertOptions -> the native layer it emits
@@ -88,11 +95,17 @@ def _broadcast_sum(ctx: NodeContext, switch: str, coeff: Sequence[float] = ()) -
 
 @converter("broadcast_add", "broadcast_plus")
 def convert_broadcast_add(ctx: NodeContext) -> Converted:
+    constant = _constant_operand(ctx)
+    if constant is not None:
+        return _constant_affine(ctx, constant, _add_constant)
     return _broadcast_sum(ctx, "broadcast_add")
 
 
 @converter("broadcast_sub", "broadcast_minus")
 def convert_broadcast_subtract(ctx: NodeContext) -> Converted:
+    constant = _constant_operand(ctx)
+    if constant is not None:
+        return _constant_affine(ctx, constant, _subtract_constant)
     return _broadcast_sum(ctx, "broadcast_sub", (1.0, -1.0))
 
 
@@ -108,6 +121,9 @@ def _divide(ctx: NodeContext, lhs: Tensor, rhs: Tensor) -> Converted:
 
 @converter("broadcast_div")
 def convert_broadcast_divide(ctx: NodeContext) -> Converted:
+    constant = _constant_operand(ctx)
+    if constant is not None:
+        return _constant_affine(ctx, constant, _divide_by_constant)
     return _divide(ctx, *_operands(ctx))
 
 
@@ -119,6 +135,17 @@ def convert_divide(ctx: NodeContext) -> Converted:
     return _divide(ctx, lhs, rhs)
 
 
+def _padded(shape: Shape, ndim: int) -> Shape:
+    """`shape` with leading 1s up to `ndim` axes: MXNet aligns broadcast shapes on the right."""
+    return (1,) * (ndim - len(shape)) + tuple(shape)
+
+
+def _non_unit_span(shape: Shape) -> Optional[Tuple[int, int]]:
+    """[start, stop) from the first to the last axis of `shape` that is not 1; None if none is."""
+    kept = [i for i, dim in enumerate(shape) if dim != 1]
+    return (kept[0], kept[-1] + 1) if kept else None
+
+
 def _scale_span(ctx: NodeContext, big: Tensor, small: Tensor) -> Tuple[int, Shape]:
     """Where `small` lines up with `big` for a two-bottom Caffe Scale.
 
@@ -126,11 +153,11 @@ def _scale_span(ctx: NodeContext, big: Tensor, small: Tensor) -> Tuple[int, Shap
     bottom[0].shape[axis:axis + k]: `small` must be 1 outside one contiguous span of
     axes and equal to `big` inside it. Returns (axis, the span's dims).
     """
-    padded = (1,) * (len(big.shape) - len(small.shape)) + small.shape
-    kept = [i for i, dim in enumerate(padded) if dim != 1]
-    if not kept:
+    padded = _padded(small.shape, len(big.shape))
+    span = _non_unit_span(padded)
+    if span is None:
         raise _unsupported_broadcast(ctx, "broadcast_mul", big, small, "multiplying by a single value")
-    start, stop = kept[0], kept[-1] + 1
+    start, stop = span
     if padded[start:stop] != big.shape[start:stop]:
         raise _unsupported_broadcast(
             ctx, "broadcast_mul", big, small, "the smaller operand must match one contiguous span of the other's axes"
@@ -140,6 +167,9 @@ def _scale_span(ctx: NodeContext, big: Tensor, small: Tensor) -> Tuple[int, Shap
 
 @converter("broadcast_mul")
 def convert_broadcast_multiply(ctx: NodeContext) -> Converted:
+    constant = _constant_operand(ctx)
+    if constant is not None:
+        return _constant_affine(ctx, constant, _multiply_by_constant)
     lhs, rhs = _operands(ctx)
     if lhs.shape == rhs.shape:
         return _eltwise(ctx, (lhs, rhs), "PROD")
@@ -181,14 +211,101 @@ def _native_broadcast(ctx: NodeContext, switch: str, lhs: Tensor, rhs: Tensor) -
     bottoms: List[str] = []
     for tensor in (lhs, rhs):
         if len(tensor.shape) < len(out):
-            padded = (1,) * (len(out) - len(tensor.shape)) + tensor.shape
-            reshape = ctx.layer("Reshape", [tensor.blob], [ctx.layer_name("reshape")], reshape_param(padded), suffix="reshape")
+            padded = _padded(tensor.shape, len(out))
+            reshape = ctx.layer(
+                "Reshape", [tensor.blob], [ctx.layer_name("reshape")], reshape_param(padded), suffix="reshape"
+            )
             layers.append(reshape)
             bottoms.append(layers[-1].tops[0])
         else:
             bottoms.append(tensor.blob)
     layers.append(ctx.layer(_NATIVE_TYPES[switch], bottoms, [ctx.output_blob()]))
     return Converted(layers=tuple(layers), outputs=(Tensor(ctx.output_blob(), out),))
+
+
+# y = scale * x + shift (shift None: no bias term), from the constant c and its operand index
+Affine = Tuple[np.ndarray, Optional[np.ndarray]]
+AffineOfConstant = Callable[[NodeContext, np.ndarray, int], Affine]
+
+
+def _constant_operand(ctx: NodeContext) -> Optional[int]:
+    """The index of the operand that is a constant, None when both are computed."""
+    constants = [index for index in (0, 1) if ctx.is_weight(index)]
+    if len(constants) == 2:
+        raise ctx.error(
+            f"both operands, '{ctx.weight_name(0)}' and '{ctx.weight_name(1)}', are constants: "
+            "there is no input to compute from"
+        )
+    return constants[0] if constants else None
+
+
+def _add_constant(ctx: NodeContext, constant: np.ndarray, index: int) -> Affine:
+    return np.ones_like(constant), constant
+
+
+def _subtract_constant(ctx: NodeContext, constant: np.ndarray, index: int) -> Affine:
+    # c - x when the constant is the left operand, x - c when it is the right one
+    return (-np.ones_like(constant), constant) if index == 0 else (np.ones_like(constant), -constant)
+
+
+def _multiply_by_constant(ctx: NodeContext, constant: np.ndarray, index: int) -> Affine:
+    return constant, None
+
+
+def _divide_by_constant(ctx: NodeContext, constant: np.ndarray, index: int) -> Affine:
+    name = ctx.weight_name(index)
+    if index == 0:
+        raise ctx.error(
+            f"dividing the constant '{name}' by a tensor: stock Caffe layers cannot divide by a tensor exactly"
+        )
+    if np.any(constant == 0):
+        raise ctx.error(f"the constant divisor '{name}' holds a 0: division by zero")
+    return 1.0 / constant, None  # x * (1 / c): one more float32 rounding than x / c
+
+
+def _constant_affine(ctx: NodeContext, index: int, affine_of: AffineOfConstant) -> Converted:
+    """x op c (or c op x) for the constant at input `index`: one Power layer for a single value,
+    else a Scale layer whose weights span the constant's axes that are not 1 (Scale's axis and
+    num_axes), the constant tiled along any axis of size 1 inside that span; a Scale that is not
+    per channel gets a Reshape before it (see below)."""
+    data = ctx.input(1 - index)
+    constant = ctx.param(index).astype(np.float64)
+    out = broadcast_shape(ctx, data.shape, constant.shape)
+    if out != data.shape:
+        raise ctx.error(
+            f"the constant '{ctx.weight_name(index)}' {constant.shape} stretches the tensor {data.shape} "
+            f"to {out}: a layer with weights keeps its input's shape"
+        )
+    scale, shift = affine_of(ctx, constant, index)
+    if constant.size == 1:
+        power = {"scale": float(scale.flat[0]), "shift": 0.0 if shift is None else float(shift.flat[0])}
+        return ctx.single("Power", [data.blob], data.shape, {"power_param": power})
+    padded = _padded(constant.shape, len(data.shape))
+    span = _non_unit_span(padded)
+    assert span is not None  # a constant of more than one value has an axis that is not 1
+    start, stop = span
+    dims = data.shape[start:stop]
+
+    def weights(values: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(values.reshape(padded[start:stop]), dims), dtype=np.float32)
+
+    params: Dict[str, Mapping[str, Any]] = {
+        "scale_param": {"axis": start, "num_axes": stop - start, "bias_term": shift is not None}
+    }
+    blobs = [weights(scale)] + ([] if shift is None else [weights(shift)])
+    if (start, stop) == (1, 2):
+        return ctx.single("Scale", [data.blob], data.shape, params, blobs)
+    # OpenCV DNN fuses a Scale that follows a Convolution into its weights as if the Scale were
+    # per channel: other weights abort it, or give wrong values when their count happens to be
+    # the channel count. A Reshape to the same shape in between keeps the two apart.
+    unfused = ctx.layer_name("unfused")
+    return Converted(
+        layers=(
+            ctx.layer("Reshape", [data.blob], [unfused], reshape_param(data.shape), suffix="unfused"),
+            ctx.layer("Scale", [unfused], [ctx.output_blob()], params, blobs),
+        ),
+        outputs=(Tensor(ctx.output_blob(), data.shape),),
+    )
 
 
 def _scalar(ctx: NodeContext) -> float:
