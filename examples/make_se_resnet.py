@@ -23,7 +23,9 @@ def se_unit(x, channels, stride, name, dim_match):
     body = mx.sym.Convolution(body, num_filter=channels, kernel=(3, 3), pad=(1, 1), no_bias=True, name=f"{name}_conv1")
     body = bn(body, f"{name}_bn2")
     body = mx.sym.LeakyReLU(body, act_type="prelu", name=f"{name}_relu1")
-    body = mx.sym.Convolution(body, num_filter=channels, kernel=(3, 3), stride=stride, pad=(1, 1), no_bias=True, name=f"{name}_conv2")
+    body = mx.sym.Convolution(
+        body, num_filter=channels, kernel=(3, 3), stride=stride, pad=(1, 1), no_bias=True, name=f"{name}_conv2"
+    )
     body = bn(body, f"{name}_bn3")
     squeeze = mx.sym.Pooling(body, global_pool=True, kernel=(7, 7), pool_type="avg", name=f"{name}_se_pool")
     squeeze = mx.sym.Convolution(squeeze, num_filter=channels // 4, kernel=(1, 1), name=f"{name}_se_conv1")
@@ -34,7 +36,9 @@ def se_unit(x, channels, stride, name, dim_match):
     if dim_match:
         shortcut = x
     else:
-        shortcut = mx.sym.Convolution(x, num_filter=channels, kernel=(1, 1), stride=stride, no_bias=True, name=f"{name}_conv1sc")
+        shortcut = mx.sym.Convolution(
+            x, num_filter=channels, kernel=(1, 1), stride=stride, no_bias=True, name=f"{name}_conv1sc"
+        )
         shortcut = bn(shortcut, f"{name}_sc")
     return mx.sym.elemwise_add(body, shortcut, name=f"{name}_plus")
 

@@ -91,9 +91,25 @@ def test_int(text, expected):
 
 
 def test_int_none_and_defaults():
-    assert attrs(axis="None").int("axis") is None
+    # "None" is MXNet's unset optional parameter: it reads as the default, like a missing one
+    assert attrs(axis="None").int("axis", None) is None
+    assert attrs(axis="None").int("axis", -1) == -1
     assert attrs().int("axis", -1) == -1
     assert attrs().int("axis", None) is None
+
+
+@pytest.mark.parametrize("getter", ["int", "float", "bool"])
+def test_required_unset_is_rejected(getter):
+    # MXNet rejects "None" for a parameter that is not optional (see below), so a read
+    # without a default (a required attribute) does too
+    with pytest.raises(NodeError, match=r"attribute 'num_filter': expected .*, got 'None'"):
+        getattr(attrs(num_filter="None"), getter)("num_filter")
+
+
+def test_mxnet_rejects_unset_for_a_plain_parameter():
+    data = mx.sym.Variable("data")
+    with pytest.raises(mx.base.MXNetError, match="num_filter"):
+        mx.sym.Convolution(data, kernel=(1, 1), num_filter="None", name="conv")
 
 
 @pytest.mark.parametrize("text", ["3.0", "1e3", "4L", "three", ""])
@@ -114,7 +130,8 @@ def test_float(text, expected):
 def test_float_special_values_and_defaults():
     assert math.isinf(attrs(x="inf").float("x"))
     assert math.isnan(attrs(x="nan").float("x"))
-    assert attrs(x="None").float("x") is None
+    assert attrs(x="None").float("x", None) is None
+    assert attrs(x="None").float("x", 1.0) == 1.0
     assert attrs().float("eps", 1e-3) == 1e-3
 
 
@@ -153,12 +170,15 @@ def test_bool_agrees_with_mxnet(text):
 def test_bool_defaults():
     assert attrs().bool("no_bias", False) is False
     assert attrs().bool("no_bias", True) is True
+    assert attrs(count_include_pad="None").bool("count_include_pad", True) is True
 
 
 def test_str():
     assert attrs(act_type="relu").str("act_type") == "relu"
     assert attrs().str("layout", None) is None
     assert attrs().str("layout", "NCHW") == "NCHW"
+    assert attrs(layout="None").str("layout", None) is None  # unset, as MXNet writes it
+    assert attrs(act_type="None").str("act_type") == "None"  # required: the text as it is
 
 
 # --- required, membership, unread ---------------------------------------------

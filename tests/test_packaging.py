@@ -13,6 +13,7 @@ import textwrap
 import pytest
 
 import mxnet2caffe
+
 from harness import EXAMPLE, ROOT, run
 
 ENVIRONMENTS = {

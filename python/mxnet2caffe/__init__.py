@@ -1,8 +1,6 @@
 """mxnet2caffe: convert MXNet models to Caffe models that give the same numbers."""
 
 from .convert import ConversionSummary, convert
-from .options import ConvertOptions
-from .verify.report import VerifyReport, verify
 from .errors import (
     ConversionError,
     InputFileError,
@@ -10,6 +8,8 @@ from .errors import (
     ShapeError,
     UnsupportedOpsError,
 )
+from .options import ConvertOptions
+from .verify.report import VerifyReport, verify
 
 __all__ = [
     "ConversionError",

@@ -17,10 +17,11 @@ from .lower import likely_data_inputs, unsupported_nodes
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
 from .options import NATIVE, STOCK, SWITCHES, ConvertOptions
-from .pipeline import lower_and_run_net_passes, run_graph_passes
+from .pipeline import build_net, run_graph_passes
 from .runtimes.caffe_home import BUILD_SCRIPT
 from .verify.backends import BACKENDS
 from .verify.report import DEFAULT_TOLERANCE, verify
+
 
 def parse_input_shape(text: str) -> Tuple[str, Tuple[int, ...]]:
     """'data:1,3,224,224' -> ('data', (1, 3, 224, 224)); a bare shape gets the name ''."""
@@ -91,14 +92,16 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
 def run_convert(args: argparse.Namespace) -> int:
     symbol, params = model_files(args.model, args.params)
     summary = convert(symbol, params, _shapes(args.input_shape), args.output, _options(args))
+    prototxt, caffemodel = summary.prototxt, summary.caffemodel
+    assert prototxt is not None and caffemodel is not None  # convert() writes both when given an output
     for note in summary.notes:
         print(note)
-    print(f"wrote {summary.prototxt}")
-    print(f"wrote {summary.caffemodel}")
+    print(f"wrote {prototxt}")
+    print(f"wrote {caffemodel}")
     print(f"{summary.layer_count} layers; inputs {_describe(summary.inputs)}; outputs {_describe(summary.outputs)}")
     if not args.verify:
         return 0
-    return _verify(args, symbol, params, summary.prototxt, summary.caffemodel)
+    return _verify(args, symbol, params, prototxt, caffemodel)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -152,7 +155,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     print("all ops supported")
     if args.params and args.input_shape:
         name = Path(args.symbol).stem.replace("-symbol", "")
-        notes = lower_and_run_net_passes(graph, params, _shapes(args.input_shape), options, name).notes
+        notes = build_net(graph, params, _shapes(args.input_shape), options, name).notes
     else:
         notes = graph.notes + ["(give PARAMS and --input-shape to see what the net passes would do too)"]
     for note in notes:
@@ -194,7 +197,9 @@ def _conversion_options(parser: argparse.ArgumentParser, input_shape_required: b
     scale.add_argument("--std", type=parse_values, metavar="V[,V,V]", help="see --mean")
     scale.add_argument("--scale", type=parse_values, metavar="V[,V,V]", help="1 / std")
     parser.add_argument(
-        "--swap-rgb", action="store_true", help="the model expects the other channel order (RGB/BGR) than the camera gives"
+        "--swap-rgb",
+        action="store_true",
+        help="the model expects the other channel order (RGB/BGR) than the camera gives",
     )
     parser.add_argument(
         "--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,

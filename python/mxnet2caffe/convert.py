@@ -16,7 +16,7 @@ from .mxnet.graph import Graph
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
 from .options import ConvertOptions
-from .pipeline import build_net
+from .pipeline import build_net, run_graph_passes
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ def convert(
     graph = symbol if isinstance(symbol, Graph) else read_symbol(symbol)
     arrays = params if isinstance(params, Mapping) else read_params(params)
     name = Path(output).name if output is not None else Path(graph.source).stem.replace("-symbol", "")
-    net = build_net(graph, arrays, input_shapes, options or ConvertOptions(), name)
+    options = options or ConvertOptions()
+    net = build_net(run_graph_passes(graph, options), arrays, input_shapes, options, name)
     for note in net.notes:
         log.info("%s", note)
     prototxt = caffemodel = None

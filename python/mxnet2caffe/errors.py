@@ -18,7 +18,7 @@ class ConversionError(Exception):
 class InputFileError(ConversionError):
     """A model file is missing, unreadable or malformed."""
 
-    def __init__(self, path: "str | os.PathLike[str]", message: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = str(path)
 
@@ -26,7 +26,7 @@ class InputFileError(ConversionError):
 class OutputFileError(ConversionError):
     """An output file cannot be written (no space, no permission, a directory in the way)."""
 
-    def __init__(self, path: "str | os.PathLike[str]", message: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = str(path)
 
@@ -43,7 +43,7 @@ class NodeError(ConversionError):
 class UnsupportedOpsError(ConversionError):
     """The graph uses ops without a converter; lists all of them at once."""
 
-    def __init__(self, nodes: Iterable[Tuple[str, str]]) -> None:
+    def __init__(self, nodes: Iterable[Tuple[str, str]], hint: str = "") -> None:
         nodes = list(nodes)
         counts = Counter(op for op, _ in nodes)
         lines = []
@@ -52,7 +52,7 @@ class UnsupportedOpsError(ConversionError):
             shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
             lines.append(f"  {op} x{count}: {shown}")
         super().__init__(
-            f"{len(nodes)} node(s) use unsupported ops:\n" + "\n".join(lines)
+            f"{len(nodes)} node(s) use unsupported ops:\n" + "\n".join(lines) + (f"\n{hint}" if hint else "")
         )
         self.ops = dict(counts)
 

@@ -4,10 +4,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from native_nets import broadcast_prototxt
 
 from mxnet2caffe.caffe_layers import load
 from mxnet2caffe.runtimes.caffe_home import import_caffe
+
+from native_nets import broadcast_prototxt
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,10 @@ import re
 
 import numpy as np
 import pytest
-from native_nets import BROADCAST_SHAPES, LAYER_TYPES, OPERATIONS, ORDERS, bottom_shapes, random_bottoms, shape_ids
 
 from mxnet2caffe import _native
+
+from native_nets import BROADCAST_SHAPES, LAYER_TYPES, OPERATIONS, ORDERS, bottom_shapes, random_bottoms, shape_ids
 
 MORE_SHAPES = [
     ((), ()),

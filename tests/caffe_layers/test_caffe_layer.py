@@ -10,6 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from mxnet2caffe.caffe_layers import build_plugin
+from mxnet2caffe.caffe_layers.build import resolve_caffe_home
+
 from native_nets import (
     BROADCAST_SHAPES,
     OPERATIONS,
@@ -22,9 +26,6 @@ from native_nets import (
     random_bottoms,
     shape_ids,
 )
-
-from mxnet2caffe.caffe_layers import build_plugin
-from mxnet2caffe.caffe_layers.build import resolve_caffe_home
 
 HERE = Path(__file__).resolve().parent
 

@@ -4,11 +4,12 @@ runtimes, which give each runtime the native layers when a prototxt uses them.""
 import cv2
 import numpy as np
 import pytest
-from native_nets import BROADCAST_SHAPES, OPERATIONS, bottom_shapes, each_order, each_shape, each_type, random_bottoms
 
 from mxnet2caffe.caffe_layers import register_opencv_layers
-from harness import backend_forward
 from mxnet2caffe.verify import backends
+
+from harness import backend_forward
+from native_nets import BROADCAST_SHAPES, OPERATIONS, bottom_shapes, each_order, each_shape, each_type, random_bottoms
 
 
 def opencv_forward(prototxt, a, b):

@@ -23,7 +23,6 @@ from mxnet2caffe.caffe_layers.build import resolve_caffe_home
 from mxnet2caffe.caffe_layers.opencv import OPENCV_LAYERS
 
 
-
 def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
     environment = dict(os.environ)  # the package under test, as the parent process imports it
     command = [sys.executable, "-c", textwrap.dedent(code), *args]

@@ -84,7 +84,7 @@ def test_convolution_with_set_weights(conv_net):
 
 def test_default_home_honours_xdg_cache_home(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    tag = "caffe-brocolli-9.0.2-py%d%d" % sys.version_info[:2]
+    tag = f"caffe-brocolli-9.0.2-py{sys.version_info[0]}{sys.version_info[1]}"
     assert caffe_home.default_home() == tmp_path / "mxnet2caffe" / tag
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert caffe_home.default_home() == Path.home() / ".cache" / "mxnet2caffe" / tag

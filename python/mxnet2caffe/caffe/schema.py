@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Type
 
-from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
 
-try:  # protobuf >= 4.21
-    from google.protobuf.message_factory import GetMessageClass as _message_class
-except ImportError:  # pragma: no cover - older protobuf
-    from google.protobuf import message_factory as _mf
 
-    def _message_class(descriptor):  # type: ignore[misc]
-        return _mf.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
+def _message_class(descriptor: Any) -> Type[Message]:
+    """protobuf >= 4.21 has GetMessageClass; older ones only MessageFactory.GetPrototype."""
+    get_message_class = getattr(message_factory, "GetMessageClass", None)
+    if get_message_class is not None:
+        return get_message_class(descriptor)
+    return message_factory.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)  # pragma: no cover
 
 
 _F = descriptor_pb2.FieldDescriptorProto
@@ -151,7 +152,7 @@ class _Parser:
         field.type_name = f".{self.package}.{type_name}"
 
 
-def _load() -> Dict[str, type]:
+def _load() -> Dict[str, Type[Message]]:
     text = resources.files(__package__).joinpath("caffe.proto").read_text()
     file_proto = _Parser(text, "caffe").parse_file()
     pool = descriptor_pool.DescriptorPool()

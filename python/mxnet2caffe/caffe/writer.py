@@ -150,7 +150,7 @@ def _restore(installed: List[Tuple[Path, Optional[str]]]) -> None:
             continue
 
 
-def write_net(net: Net, prefix: "str | os.PathLike[str]") -> Tuple[Path, Path]:
+def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
     """Writes PREFIX.prototxt and PREFIX.caffemodel; returns their paths."""
     prefix = Path(prefix)
     prototxt = prefix.with_name(prefix.name + ".prototxt")

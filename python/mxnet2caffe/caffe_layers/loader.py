@@ -11,8 +11,8 @@ from types import ModuleType
 from typing import Optional
 
 from ..caffe.profiles import NATIVE_LAYER_TYPES
-from ..runtimes.caffe_home import import_caffe
 from ..errors import NativeLayerError
+from ..runtimes.caffe_home import import_caffe
 from .build import PathArg, build_plugin, resolve_caffe_home
 
 _lock = threading.Lock()

@@ -19,7 +19,7 @@ class _BroadcastLayer:
     """inputs[0] op inputs[1], one of them broadcast to the other's shape (caffe_layers/)."""
 
     type_name: str
-    operation: "_native.BroadcastOp"
+    operation: _native.BroadcastOp
 
     def __init__(self, params: dict, blobs: list) -> None:
         del params, blobs  # the layers have neither

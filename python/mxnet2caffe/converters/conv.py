@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Dict, List, Union
+
 from ..caffe.net import Shape
 from .context import Converted, NodeContext
 from .registry import converter
@@ -43,7 +45,7 @@ def convert_convolution(ctx: NodeContext) -> Converted:
     )
     if min(out[2:]) <= 0:
         raise ctx.error(f"output would be empty for input {data.shape}")
-    params = {
+    params: Dict[str, Union[int, List[int]]] = {
         "num_output": num_filter,
         "bias_term": not no_bias,
         "kernel_h": kernel[0],

@@ -46,7 +46,7 @@ class _Axis:
     def caffe_count(self) -> int:
         return pooling_output_size(self.size, self.kernel, self.stride, self.pad)
 
-    def padded(self) -> "_Axis":
+    def padded(self) -> _Axis:
         return _Axis(self.size + 2 * self.pad, self.kernel, self.stride, 0)
 
 
@@ -88,11 +88,8 @@ class _Stage:
 
 
 def _count_include_pad(ctx: NodeContext) -> bool:
-    """MXNet keeps this optional: absent or 'None' means True."""
-    value = ctx.attrs.str("count_include_pad", "None")
-    if value == "None":
-        return True
-    return ctx.attrs.bool("count_include_pad")
+    """MXNet keeps this optional: absent or 'None' (unset) means True."""
+    return ctx.attrs.bool("count_include_pad", True)
 
 
 def _read_pooling(ctx: NodeContext, legacy: bool) -> _Pooling:
@@ -131,7 +128,7 @@ def _read_axes(ctx: NodeContext, pooling: _Pooling, spatial: Tuple[int, int]) ->
         return _Axis(spatial[0], spatial[0], 1, 0), _Axis(spatial[1], spatial[1], 1, 0)
     if len(kernel) != 2:
         raise ctx.error(f"only 2-d pooling is supported (kernel {kernel})")
-    axes = tuple(_Axis(size, k, s, p) for size, k, s, p in zip(spatial, kernel, stride, pad))
+    axes = (_Axis(spatial[0], kernel[0], stride[0], pad[0]), _Axis(spatial[1], kernel[1], stride[1], pad[1]))
     for axis in axes:
         if axis.kernel > axis.size + 2 * axis.pad:
             raise ctx.error(f"kernel {kernel} is larger than the padded input {spatial} (pad {pad})")

@@ -8,7 +8,14 @@ IDENTITY_OPS = frozenset(
 
 # ops whose input 1 is a label used by the backward pass only
 LABELLED_OUTPUT_OPS = frozenset(
-    {"SoftmaxOutput", "Softmax", "LinearRegressionOutput", "LogisticRegressionOutput", "MAERegressionOutput", "SVMOutput"}
+    {
+        "SoftmaxOutput",
+        "Softmax",
+        "LinearRegressionOutput",
+        "LogisticRegressionOutput",
+        "MAERegressionOutput",
+        "SVMOutput",
+    }
 )
 
 # a head computed by one of these is a training loss, not an inference output

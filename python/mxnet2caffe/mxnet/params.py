@@ -39,7 +39,7 @@ _BF16_FLAG = 12
 # mshadow type flag -> (dtype as stored, dtype returned). Floats are widened or
 # narrowed to float32 because that is what Caffe stores; integers are left to the
 # converter. bfloat16 (12) is stored as u16 and widened by hand.
-_DTYPES = {
+_DTYPES: Dict[int, Tuple[np.dtype, np.dtype]] = {
     0: (np.dtype("<f4"), _F32),
     1: (np.dtype("<f8"), _F32),
     2: (np.dtype("<f2"), _F32),
@@ -190,7 +190,7 @@ def _skip_sparse(
     return _Sparse(name)
 
 
-def read_params(path: "str | os.PathLike[str]") -> Dict[str, np.ndarray]:
+def read_params(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
     """Reads an MXNet .params file into name -> array, in file order.
 
     The 'arg:'/'aux:' prefixes of Module/export files are stripped; Gluon's bare

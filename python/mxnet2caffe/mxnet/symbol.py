@@ -21,7 +21,7 @@ _LEGACY_HIDDEN = {
 }
 
 
-def read_symbol(path: "str | os.PathLike[str]") -> Graph:
+def read_symbol(path: str | os.PathLike[str]) -> Graph:
     """Reads and validates a symbol JSON file."""
     try:
         with open(path, "rb") as handle:
@@ -41,11 +41,12 @@ def parse_symbol(document: Any, source: str) -> Graph:
     if "heads" not in document:
         raise InputFileError(source, "not an MXNet symbol: no 'heads' list")
     nodes: List[Node] = []
-    seen: Dict[str, int] = {}  # name -> how many nodes so far have it
+    seen: Dict[str, int] = {}  # name -> how many op nodes so far have it
     for node_id, entry in enumerate(document["nodes"]):
         node = _parse_node(entry, node_id, source)
-        node.occurrence = seen.get(node.name, 0)
-        seen[node.name] = node.occurrence + 1
+        if not node.is_variable:  # a variable's output is its bare name, never NAME_output
+            node.occurrence = seen.get(node.name, 0)
+            seen[node.name] = node.occurrence + 1
         nodes.append(node)
     heads = [_parse_ref(ref, len(nodes), source, "heads") for ref in _list(document["heads"], source, "heads")]
     if not heads:

@@ -23,7 +23,8 @@ BUILD_SCRIPT = Path(__file__).resolve().with_name("build_reference_caffe.sh")
 
 def version_tag() -> str:
     """What the build script names its cache dir after: the sdist and the Python version."""
-    return "brocolli-9.0.2-py%d%d" % sys.version_info[:2]
+    major, minor = sys.version_info[:2]
+    return f"brocolli-9.0.2-py{major}{minor}"
 
 
 def default_home() -> Path:

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..caffe.profiles import NATIVE_LAYER_TYPES
 from ..caffe.reader import read_prototxt
-from ..naming import output_keys
 from ..errors import ConversionError
+from ..naming import output_keys
 from ..runtimes.caffe_home import import_caffe
 from ..runtimes.imports import require
 
@@ -86,7 +86,7 @@ def opencv_blobs(
     would hide the intermediate values a layer-by-layer comparison needs."""
     cv2 = require("cv2")
     if uses_native_layers(prototxt):
-        from ..caffe_layers import register_opencv_layers  # it imports this module
+        from ..caffe_layers import register_opencv_layers  # only models with native layers need it
 
         register_opencv_layers()
     net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
@@ -111,7 +111,7 @@ def caffe_blobs(
     `fuse` is there for a uniform signature: Caffe never fuses layers."""
     caffe = import_caffe()
     if uses_native_layers(prototxt):
-        from ..caffe_layers import load  # it imports this module
+        from ..caffe_layers import load  # only models with native layers need it
 
         load()
     caffe.set_mode_cpu()

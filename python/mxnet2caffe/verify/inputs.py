@@ -17,7 +17,7 @@ def random_inputs(shapes: Mapping[str, Sequence[int]], seed: int = 0) -> Dict[st
     return {name: rng.standard_normal(tuple(shape)).astype(np.float32) for name, shape in shapes.items()}
 
 
-def image_input(path: "str | os.PathLike[str]", shape: Sequence[int]) -> np.ndarray:
+def image_input(path: str | os.PathLike[str], shape: Sequence[int]) -> np.ndarray:
     """An image file as an N,C,H,W float32 tensor of raw 0..255 values, RGB channel order
     (MXNet's convention) or gray for C=1, resized to H,W and repeated over N."""
     if len(shape) != 4 or shape[1] not in (1, 3):

@@ -1,0 +1,51 @@
+"""Types of mxnet2caffe._native, the pybind11 module that cpp/bindings.cpp defines.
+
+Array arguments are converted to C-contiguous float32 (py::array::forcecast), so anything
+numpy can make an array of is accepted; integer arguments take anything with __index__ or
+__int__; a std::string argument takes str (encoded as UTF-8) or bytes.
+"""
+
+from typing import ClassVar, Dict, List, Sequence, SupportsIndex, SupportsInt, Union
+
+import numpy as np
+import numpy.typing as npt
+
+_Int = Union[SupportsInt, SupportsIndex]
+
+def encode_blob(array: npt.ArrayLike) -> bytes:
+    """Serialized caffe.BlobProto (shape + packed float32 data) of an array."""
+
+def encode_blobs_field(arrays: Sequence[npt.ArrayLike], field: _Int) -> bytes:
+    """Each array as a BlobProto in repeated message field `field`, concatenated."""
+
+def length_delimited(field: _Int, payload: Union[str, bytes]) -> bytes:
+    """A length-delimited protobuf field (tag, length, payload)."""
+
+class BroadcastOp:
+    """The operation of broadcast(op, a, b)."""
+
+    mul: ClassVar[BroadcastOp]
+    add: ClassVar[BroadcastOp]
+    sub: ClassVar[BroadcastOp]
+    div: ClassVar[BroadcastOp]
+    __members__: ClassVar[Dict[str, BroadcastOp]]
+
+    def __init__(self, value: _Int) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __int__(self) -> int: ...
+    def __getstate__(self) -> int: ...
+    def __setstate__(self, state: _Int) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+def broadcast(op: BroadcastOp, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """a op b in float32, where one of a and b broadcasts to the other (same rank, each axis the
+    other's size or 1); ValueError when they do not broadcast so."""
+
+def broadcast_output_shape(a_shape: Sequence[_Int], b_shape: Sequence[_Int]) -> List[int]:
+    """The shape of broadcast(op, a, b); ValueError saying why when they do not broadcast."""
