@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import cv2
 import mxnet as mx
 import numpy as np
 import pytest
+from google.protobuf.message import Message
 
 import mxnet2caffe
-from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES, STOCK_LAYER_TYPES
+from mxnet2caffe.caffe.profiles import DEFAULT_PROFILE, NATIVE_LAYER_TYPES, PROFILE_ONLY_FIELDS, STOCK_LAYER_TYPES
 from mxnet2caffe.verify.compare import compare
 from mxnet2caffe.caffe.reader import read_prototxt
 from mxnet2caffe.verify.inputs import random_inputs
@@ -98,10 +99,14 @@ def assert_converts_exactly(
     tolerance: float = TOLERANCE,
     inputs: Optional[Mapping[str, np.ndarray]] = None,
     options: Optional[mxnet2caffe.ConvertOptions] = None,
+    reference: Optional[mx.sym.Symbol] = None,
 ) -> mxnet2caffe.ConversionSummary:
-    """Saves `sym` with (random) weights, converts it, and checks every head in every runtime."""
+    """Saves `sym` with (random) weights, converts it, and checks every head in every runtime.
+
+    `reference` is what MXNet runs for the expected outputs when `options.outputs` cuts `sym`
+    (the group of the outputs named, say); random weights are then made for it."""
     if args is None or aux is None:
-        random_args, random_aux = random_params(sym, input_shapes)
+        random_args, random_aux = random_params(sym if reference is None else reference, input_shapes)
         args = random_args if args is None else args
         aux = random_aux if aux is None else aux
     symbol_path, params_path = save_model(sym, args, aux, directory)
@@ -111,8 +116,12 @@ def assert_converts_exactly(
     allowed = STOCK_LAYER_TYPES | (NATIVE_LAYER_TYPES if options and options.forms else frozenset())
     emitted = set(layer_types(summary))
     assert emitted <= allowed, f"layer types beyond the chosen profile: {emitted - allowed}"
+    assert_fields_fit_the_profile(summary, options.profile if options else DEFAULT_PROFILE)
     assert_opencv_lists_only_the_outputs(summary)
     inputs = dict(inputs) if inputs is not None else random_inputs(input_shapes)
+    if reference is not None:
+        symbol_path = directory / "reference-symbol.json"
+        reference.save(str(symbol_path))
     expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)
     assert len(output_names) == len(expected)
@@ -124,6 +133,24 @@ def assert_converts_exactly(
             assert got.shape == want.shape, f"{runtime}: {name}: shape {got.shape} != MXNet {want.shape}"
             assert result.within(tolerance), f"{runtime}: {name}: relative max error {result.relative_error:.3g} > {tolerance}"
     return summary
+
+
+def fields_set(message: Message) -> Set[Tuple[str, str]]:
+    """(message type, field name) of every field set anywhere in a protobuf message."""
+    found = set()
+    for field, value in message.ListFields():
+        found.add((message.DESCRIPTOR.name, field.name))
+        if field.message_type is not None:
+            for item in [value] if isinstance(value, Message) else value:
+                found |= fields_set(item)
+    return found
+
+
+def assert_fields_fit_the_profile(summary: mxnet2caffe.ConversionSummary, profile: str) -> None:
+    """Fields BVLC master lacks appear only in output for the one profile allowed to emit them."""
+    used = fields_set(read_prototxt(summary.prototxt))
+    foreign = {field for field in used & set(PROFILE_ONLY_FIELDS) if PROFILE_ONLY_FIELDS[field] != profile}
+    assert not foreign, f"fields beyond profile {profile}: {foreign}"
 
 
 def assert_opencv_lists_only_the_outputs(summary: mxnet2caffe.ConversionSummary) -> None:

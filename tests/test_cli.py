@@ -221,3 +221,48 @@ def test_build_layers_prints_the_plugin_path():
 def test_build_layers_without_a_caffe_home_is_a_clean_error(tmp_path):
     result = run_cli("build-layers", "--caffe-home", tmp_path)
     assert_clean_failure(result, str(tmp_path), "lib/libcaffe.so")
+
+
+@pytest.mark.parametrize(
+    "flags, fragments",
+    [
+        (["--std", "58,0,57"], ["--std", "divides by zero"]),
+        (["--scale", "0"], ["--scale", "erases the input"]),
+        (["--mean", "1,nan,3"], ["--mean", "finite"]),
+    ],
+)
+def test_bad_preprocessing_values_are_clean_errors(tmp_path, flags, fragments):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out", *flags)
+    assert_clean_failure(result, *fragments, directory=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--std", "1", "--scale", "1"], "not allowed with argument"),
+        (["--mean", "a,b"], "bad values 'a,b'"),
+        (["--profile", "tensorrt"], "invalid choice: 'tensorrt'"),
+        (["--outputs", ","], "no output names given"),
+    ],
+)
+def test_bad_option_syntax_is_a_usage_error(tmp_path, flags, fragment):
+    (symbol, params), _, _ = conv_model(tmp_path)
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,8,8", "--output", tmp_path / "out", *flags)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert fragment in result.stderr, result.stderr
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_opencv_profile_emits_ceil_mode_and_verifies(tmp_path):
+    """7x7 input, 2x2/2 pooling: MXNet gives 3x3 where Caffe rounds up to 4x4."""
+    data = mx.sym.Variable("data")
+    sym = mx.sym.Pooling(mx.sym.Convolution(data, kernel=(1, 1), num_filter=2, name="conv"), kernel=(2, 2),
+                         stride=(2, 2), name="pool")
+    args, aux = random_params(sym, {"data": (1, 3, 7, 7)})
+    symbol, params = save_model(sym, args, aux, tmp_path)
+    out = tmp_path / "out"
+    result = run_cli("convert", symbol, params, "--input-shape", "1,3,7,7", "-o", out, "--profile", "opencv", "--verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ceil_mode: false" in (tmp_path / "out.prototxt").read_text()
+    assert "round down with ceil_mode: false" in result.stdout and "OK: 2 blobs compared" in result.stdout

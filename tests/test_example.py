@@ -4,7 +4,7 @@ converted in the stock form and with native MXBroadcastMul layers for its SE blo
 import pytest
 
 import mxnet2caffe
-from harness import EXAMPLE, layer_types
+from harness import assert_opencv_lists_only_the_outputs, EXAMPLE, layer_types
 from mxnet2caffe.verify.report import verify
 from mxnet2caffe.verify.backends import BACKENDS
 
@@ -18,6 +18,7 @@ def test_bundled_example_matches_mxnet_layer_by_layer(tmp_path, backend, form):
     options = mxnet2caffe.ConvertOptions(forms={"broadcast_mul": form})
     summary = mxnet2caffe.convert(symbol, params, {"data": (1, 1, 108, 108)}, tmp_path / "se_resnet", options)
     assert summary.outputs == {"fc1": (1, 64)}
+    assert_opencv_lists_only_the_outputs(summary)
     types = layer_types(summary)
     assert types.count("MXBroadcastMul") == (SE_BLOCKS if form == "native" else 0)
     report = verify(symbol, params, summary.prototxt, summary.caffemodel, backend)

@@ -37,7 +37,7 @@ class ConvertOptions:
     - `forms` maps a switch of SWITCHES to 'stock' or 'native'; switches not named stay stock.
     - `outputs`: node or MXNet output names that become the net's outputs, in this order
       (default: the symbol's heads).
-    - `fuse_bn`: fold BatchNorm (+Scale) into the Convolution/InnerProduct before it.
+    - `fuse_bn`: fold BatchNorm (+Scale) into the Convolution/InnerProduct/Deconvolution before it.
     - `mean`, `std`, `swap_rgb`: the Caffe model takes raw pixels; it computes what the MXNet
       model is fed, (x[channel order swapped] - mean) / std, per channel in the MXNet model's
       channel order (one value stands for every channel).

@@ -1,4 +1,7 @@
-"""The pipeline: read -> graph passes -> lower -> net passes (-> emit, in convert.py)."""
+"""The pipeline: read -> graph passes -> lower -> net passes (-> emit, in convert.py).
+
+convert() runs build_net(run_graph_passes(graph)); inspect runs the graph passes alone when it
+has no weights, and looks at unsupported ops in between."""
 
 from __future__ import annotations
 
@@ -19,21 +22,6 @@ def run_graph_passes(graph: Graph, options: ConvertOptions) -> Graph:
     return graph
 
 
-def lower_and_run_net_passes(
-    graph: Graph,
-    params: Mapping[str, np.ndarray],
-    input_shapes: Mapping[str, Sequence[int]],
-    options: ConvertOptions,
-    name: str,
-) -> Net:
-    """Lowers a graph the graph passes have run on; the Net's notes start with the graph's."""
-    net = lower(graph, params, input_shapes, options, name)
-    net.notes[:0] = graph.notes
-    for net_pass in NET_PASSES:
-        net = net_pass(net, options)
-    return net
-
-
 def build_net(
     graph: Graph,
     params: Mapping[str, np.ndarray],
@@ -41,6 +29,10 @@ def build_net(
     options: ConvertOptions,
     name: str,
 ) -> Net:
-    """The Caffe Net of a graph, every pass applied. The graph is edited in place; the Net's
-    notes hold what the graph passes and the net passes did."""
-    return lower_and_run_net_passes(run_graph_passes(graph, options), params, input_shapes, options, name)
+    """Lowers a graph the graph passes have run on, then runs the net passes. The Net's notes
+    start with the graph's: together they say what every pass did."""
+    net = lower(graph, params, input_shapes, options, name)
+    net.notes[:0] = graph.notes
+    for net_pass in NET_PASSES:
+        net = net_pass(net, options)
+    return net

@@ -16,6 +16,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import EncodeError
 
 from mxnet2caffe.caffe import schema
+from mxnet2caffe.caffe.profiles import PROFILE_ONLY_FIELDS
 from mxnet2caffe.caffe.schema import BlobProto, BlobShape, LayerParameter, NetParameter
 
 OPT, REP, REQ = "optional", "repeated", "required"
@@ -318,11 +319,15 @@ def test_every_message_is_a_bvlc_message():
     assert set(ours()) <= set(BVLC_FIELDS)
 
 
-# fields of ours that BVLC master does not have, each emitted only by a non-default profile
+# fields of ours that BVLC master does not have (caffe/profiles.py: PROFILE_ONLY_FIELDS)
 NOT_IN_BVLC = {
     # OpenCV's and the SSD forks' bool at BVLC's round_mode number (profile "opencv" only)
     ("PoolingParameter", "ceil_mode"): (13, "optional", "bool", True),
 }
+
+
+def test_every_field_beyond_bvlc_belongs_to_a_profile():
+    assert set(NOT_IN_BVLC) == set(PROFILE_ONLY_FIELDS)
 
 
 @pytest.mark.parametrize("message", sorted(ours()))

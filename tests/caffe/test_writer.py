@@ -16,13 +16,14 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from mxnet2caffe import _native
 from mxnet2caffe.caffe.net import Layer, Net, Tensor
 from mxnet2caffe.caffe.schema import BlobProto, LayerParameter, NetParameter
-from mxnet2caffe.errors import OutputFileError
 from mxnet2caffe.caffe.writer import (
     caffemodel_bytes,
     prototxt_text,
     write_files_atomically,
     write_net,
 )
+from mxnet2caffe.errors import OutputFileError
+
 from harness import backend_forward
 
 SPECIAL_VALUES = np.array(

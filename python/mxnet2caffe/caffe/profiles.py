@@ -40,3 +40,6 @@ PROFILES = {
     PORTABLE: "BVLC Caffe master, its forks and OpenCV DNN (stock layers and fields only)",
     OPENCV: "OpenCV DNN and SSD-family Caffe forks: pooling rounds down with ceil_mode: false",
 }
+
+# fields of our schema that BVLC master lacks -> the one profile that may emit them
+PROFILE_ONLY_FIELDS = {("PoolingParameter", "ceil_mode"): OPENCV}
