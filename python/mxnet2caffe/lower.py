@@ -10,6 +10,7 @@ and a note says what was renamed.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
@@ -29,6 +30,12 @@ log = logging.getLogger(__name__)
 _NOT_DATA_SUFFIXES = ("weight", "bias", "gamma", "beta", "moving_mean", "moving_var", "alpha", "label")
 # at most this many renamings are listed one by one in the note
 _RENAMES_LISTED = 10
+# at most this many cut points are suggested when ops are unsupported
+_CUTS_LISTED = 20
+# converters see input i under this blob name. Every name a converter proposes starts with its
+# node's name, so a helper it names like the blob of an input (a node "s" reshaping into "s/reshape"
+# while another node named "s/reshape" feeds it) cannot be mistaken for that input
+_INPUT_PLACEHOLDER = "\0input{}"
 
 
 def unsupported_nodes(graph: Graph) -> List[Tuple[str, str]]:
@@ -38,6 +45,47 @@ def unsupported_nodes(graph: Graph) -> List[Tuple[str, str]]:
         for node in graph.reachable()
         if not node.is_variable and not is_supported(node.op)
     ]
+
+
+def cut_points(graph: Graph) -> List[str]:
+    """Where --outputs can cut a graph with unsupported ops: the outputs computed by supported
+    ops only that an unsupported op (or an op after one) reads, in graph order, then the heads
+    computed so; written as --outputs takes them ("name#2" for a repeated name)."""
+    nodes = graph.reachable()
+    clean: Set[int] = set()  # nodes computed by supported ops only
+    for node in nodes:
+        if node.is_variable or (is_supported(node.op) and all(ref.node in clean for ref in node.inputs)):
+            clean.add(node.id)
+    cuts: List[TensorRef] = []
+    for node in nodes:
+        if node.id in clean:
+            continue
+        for ref in node.inputs:
+            if ref.node in clean and not graph.node(ref).is_variable and ref not in cuts:
+                cuts.append(ref)
+    cuts += [ref for ref in graph.heads if ref.node in clean and ref not in cuts]
+    counts = Counter(node.name for node in graph.nodes if not node.is_variable)
+    return [_output_text(graph.node(ref), ref.index, counts) for ref in cuts]
+
+
+def _output_text(node: Node, index: int, counts: Mapping[str, int]) -> str:
+    """How --outputs names output `index` of a node (select_outputs.resolve_output reads it)."""
+    text = node.name if index == 0 else f"{node.name}_output{index}"
+    repeated = node.occurrence > 0 or counts[node.name] > 1
+    return f"{text}#{node.occurrence + 1}" if repeated else text
+
+
+def _unsupported_ops_error(graph: Graph, missing: List[Tuple[str, str]]) -> UnsupportedOpsError:
+    cuts = cut_points(graph)
+    if not cuts:
+        return UnsupportedOpsError(missing)
+    more = len(cuts) - _CUTS_LISTED
+    listed = ",".join(cuts[:_CUTS_LISTED]) + (f" (and {more} more)" if more > 0 else "")
+    hint = (
+        "to convert the part before them (a detector's raw heads, say), name the last supported "
+        f"outputs: --outputs {listed}"
+    )
+    return UnsupportedOpsError(missing, hint)
 
 
 def candidate_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str]:
@@ -90,12 +138,12 @@ class _Names:
             self.renamed.append((wanted, name))
         return name
 
-    def claim_converted(self, converted: Converted) -> Converted:
+    def claim_converted(self, converted: Converted, inputs: Mapping[str, str]) -> Converted:
         """The converter's layers and outputs with every top and layer name claimed.
 
-        A top renamed here is renamed in the later bottoms of the same node; bottoms naming
-        earlier nodes' blobs are left alone (they were claimed when those nodes were)."""
-        renames: Dict[str, str] = {}
+        `inputs` maps the placeholders the converter saw as its inputs' blobs to the real
+        blobs. A top renamed here is renamed in the later bottoms of the same node."""
+        renames: Dict[str, str] = dict(inputs)
         layers = []
         for layer in converted.layers:
             bottoms = tuple(renames.get(bottom, bottom) for bottom in layer.bottoms)
@@ -130,7 +178,7 @@ def lower(
     """Converts every node the heads need; raises before converting if any op is unsupported."""
     missing = unsupported_nodes(graph)
     if missing:
-        raise UnsupportedOpsError(missing)
+        raise _unsupported_ops_error(graph, missing)
     shapes = resolve_input_shapes(graph, params, input_shapes)
     net = Net(name=name)
     names = _Names()
@@ -144,8 +192,8 @@ def lower(
                 net.shapes[tensor.blob] = tensor.shape
                 tensors[TensorRef(node.id, 0)] = tensor
             continue
-        context = _context(graph, node, tensors, params, options)
-        converted = names.claim_converted(lookup(node.op)(context))
+        context, placeholders = _context(graph, node, tensors, params, options)
+        converted = names.claim_converted(lookup(node.op)(context), placeholders)
         used_params |= context.used_params
         net.layers.extend(converted.layers)
         net.shapes.update(converted.helper_shapes)
@@ -172,15 +220,21 @@ def _context(
     tensors: Mapping[TensorRef, Tensor],
     params: Mapping[str, np.ndarray],
     options: ConvertOptions,
-) -> NodeContext:
+) -> Tuple[NodeContext, Dict[str, str]]:
+    """The converter's view of a node, and the placeholder -> blob map of its inputs."""
     inputs: List[Optional[Tensor]] = []
     weight_names: List[Optional[str]] = []
-    for ref in node.inputs:
+    placeholders: Dict[str, str] = {}
+    for index, ref in enumerate(node.inputs):
         source = graph.node(ref)
         tensor = tensors.get(ref)
+        if tensor is not None:
+            placeholder = _INPUT_PLACEHOLDER.format(index)
+            placeholders[placeholder] = tensor.blob
+            tensor = Tensor(placeholder, tensor.shape)
         inputs.append(tensor)
         weight_names.append(source.name if source.is_variable and tensor is None else None)
-    return NodeContext(node, inputs, weight_names, params, options)
+    return NodeContext(node, inputs, weight_names, params, options), placeholders
 
 
 def _outputs(graph: Graph, tensors: Mapping[TensorRef, Tensor]) -> List[Tensor]:

@@ -18,7 +18,9 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tupl
 
 _MAP_PREFIX = "# mxnet2caffe-map: "
 MAP_HEADER = "# mxnet2caffe: the lines below map MXNet outputs to Caffe blobs (mxnet2caffe verify reads them)"
-# what a blob or layer name may hold: OpenCV's forward(name) and Caffe's prototxt both take these
+# what a blob or layer name may hold. Caffe and OpenCV 4 take any string, but spaces, quotes,
+# commas or control characters break the scripts and the less forgiving toolchains (embedded NPU
+# converters) people feed models to, so names keep to a conservative set
 _INVALID = re.compile(r"[^A-Za-z0-9_./:+\-]")
 
 
@@ -54,7 +56,7 @@ def helper_name(node_name: str, suffix: str) -> str:
 
 
 def valid_name(name: str) -> str:
-    """`name` with characters Caffe and OpenCV cannot address by name replaced by '_'."""
+    """`name` with characters outside the conservative set replaced by '_'."""
     return _INVALID.sub("_", name) or "_"
 
 
@@ -106,7 +108,7 @@ class NameMap:
         return [MAP_HEADER, *pairs]
 
     @classmethod
-    def from_prototxt_text(cls, text: str) -> Optional["NameMap"]:
+    def from_prototxt_text(cls, text: str) -> Optional[NameMap]:
         """The map stored in a prototxt's comments; None if it has none (a hand-written model)."""
         entries = []
         for line in text.splitlines():

@@ -30,8 +30,9 @@ class Node:
     inputs: Tuple[TensorRef, ...]
     # attributes MXNet keeps for itself (__shape__, __lr_mult__ ...): never op semantics
     hidden: Dict[str, str] = field(default_factory=dict)
-    # how many earlier nodes of the file have the same name: tells MXNet's repeated output
-    # names apart (files do hold a Convolution and a Flatten both named fc7)
+    # how many earlier op nodes of the file have the same name: tells MXNet's repeated output
+    # names apart (files do hold a Convolution and a Flatten both named fc7); variables are not
+    # counted, as MXNet names their outputs without "_output" (an op named data is data_output)
     occurrence: int = 0
 
     @property

@@ -34,7 +34,6 @@ def _reads_label(graph: Graph, head: TensorRef) -> bool:
 
 
 def run(graph: Graph, options: ConvertOptions) -> Graph:
-    del options  # no choice here
     for node in graph.reachable():
         if node.op in LABELLED_OUTPUT_OPS and len(node.inputs) > 1:
             node.inputs = node.inputs[:1]
@@ -47,12 +46,14 @@ def run(graph: Graph, options: ConvertOptions) -> Graph:
         else:
             kept.append(head)
     if not kept:
+        # the heads are those --outputs named, when it was given
+        fix = "name others" if options.outputs else "name the outputs to convert"
         raise ConversionError(
-            f"{graph.source}: every head is training-only ({', '.join(dropped)}); "
-            "name the outputs to convert with --outputs"
+            f"{graph.source}: every head is training-only ({', '.join(dropped)}); {fix} with --outputs"
         )
     graph.heads = kept
-    labels = [node.name for node in graph.prune() if is_label(node)]
+    # dict.fromkeys: a file may hold two label variables of one name
+    labels = list(dict.fromkeys(node.name for node in graph.prune() if is_label(node)))
     if dropped:
         graph.notes.append(f"dropped training-only head(s): {', '.join(dropped)}")
     if labels:

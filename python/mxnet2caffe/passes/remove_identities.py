@@ -13,7 +13,6 @@ from ..naming import mxnet_output_name, output_key
 from ..options import ConvertOptions
 
 
-
 def _check_dropout(node: Node) -> None:
     """Dropout is the identity at inference unless mode='always' drops then too."""
     p = node.attrs.float("p", 0.5)

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional
+from typing import Callable, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 from ..caffe.reader import input_shapes, read_prototxt
 from ..errors import ConversionError
 from ..naming import NameMap
+from .backends import backend_blobs, mxnet_internal_outputs
 from .compare import Comparison, compare
 from .inputs import image_input, random_inputs
-from .backends import backend_blobs, mxnet_internal_outputs
 
-PathLike = "str | os.PathLike[str]"
+PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_TOLERANCE = 1e-4
 
 
@@ -67,7 +67,8 @@ class VerifyReport:
         for row in shown:
             result = row.comparison
             shape = "x".join(map(str, result.shape))
-            marks = (" output" if row.is_output else "") + ("" if row.within(self.tolerance) else "  <-- over tolerance")
+            over = "" if row.within(self.tolerance) else "  <-- over tolerance"
+            marks = (" output" if row.is_output else "") + over
             lines.append(
                 f"  {result.name:<{width}}  {shape:<16} {result.max_abs_error:>12.3g} "
                 f"{result.relative_error:>10.3g} {result.cosine:>10.6f}{marks}"
@@ -129,8 +130,11 @@ def verify(
     tops = {top for layer in net.layer if layer.type != "Input" for top in layer.top}
     outputs = tops - {bottom for layer in net.layer for bottom in layer.bottom}
     expected = mxnet_internal_outputs(symbol, params, inputs)
-    pairs = [(key, blob_of(key)) for key in expected]
-    compared = [(key, blob) for key, blob in pairs if blob in tops]
+    compared: List[Tuple[str, str]] = []  # (MXNet output, blob) of the outputs a blob holds
+    for key in expected:
+        blob = blob_of(key)
+        if blob is not None and blob in tops:
+            compared.append((key, blob))
     actual = fetch(prototxt, caffemodel, inputs, sorted({blob for _, blob in compared}), fuse=False)
     rows = [LayerRow(key, compare(blob, actual[blob], expected[key]), blob in outputs) for key, blob in compared]
     return VerifyReport(backend, tolerance, description, rows)
