@@ -18,11 +18,11 @@ from google.protobuf.message import Message
 
 import mxnet2caffe
 from mxnet2caffe.caffe.profiles import DEFAULT_PROFILE, NATIVE_LAYER_TYPES, PROFILE_ONLY_FIELDS, STOCK_LAYER_TYPES
-from mxnet2caffe.verify.compare import compare
 from mxnet2caffe.caffe.reader import read_prototxt
-from mxnet2caffe.verify.inputs import random_inputs
 from mxnet2caffe.caffe_layers import register_opencv_layers
 from mxnet2caffe.verify.backends import BACKENDS, backend_blobs, mxnet_executor, uses_native_layers
+from mxnet2caffe.verify.compare import compare
+from mxnet2caffe.verify.inputs import random_inputs
 
 TOLERANCE = 1e-4
 ROOT = Path(__file__).resolve().parent.parent

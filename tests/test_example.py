@@ -4,9 +4,10 @@ converted in the stock form and with native MXBroadcastMul layers for its SE blo
 import pytest
 
 import mxnet2caffe
-from harness import assert_opencv_lists_only_the_outputs, EXAMPLE, layer_types
-from mxnet2caffe.verify.report import verify
 from mxnet2caffe.verify.backends import BACKENDS
+from mxnet2caffe.verify.report import verify
+
+from harness import EXAMPLE, assert_opencv_lists_only_the_outputs, layer_types
 
 SE_BLOCKS = 8
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
+
 from harness import assert_converts_exactly, save_model
 
 SHAPE = (2, 3, 4, 5)

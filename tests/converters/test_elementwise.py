@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
-from harness import assert_converts_exactly, save_model, assert_rejected, layer_types
 from mxnet2caffe.options import SWITCHES
 from mxnet2caffe.verify.inputs import random_inputs
-from harness import backend_forward, mxnet_forward
+
+from harness import assert_converts_exactly, assert_rejected, backend_forward, layer_types, mxnet_forward, save_model
 
 SHAPE = (2, 3, 4, 5)
 TWO_INPUTS = {"a": SHAPE, "b": SHAPE}

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
-from harness import TOLERANCE, assert_converts_exactly, random_params, save_model
-from mxnet2caffe.verify.report import verify
 from mxnet2caffe.verify.backends import BACKENDS
+from mxnet2caffe.verify.report import verify
+
+from harness import TOLERANCE, assert_converts_exactly, random_params, save_model
 
 
 def batch_norm_params(sym: mx.sym.Symbol, shape, eps: float):

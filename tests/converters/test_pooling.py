@@ -4,6 +4,7 @@ import mxnet as mx
 import pytest
 
 import mxnet2caffe
+
 from harness import assert_converts_exactly, layer_types
 
 # (kernel, stride, pad, pooling_convention, (H, W)); comments say what Caffe's own output

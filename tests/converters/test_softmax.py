@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
-from harness import assert_converts_exactly, save_model, assert_rejected, layer_types
 from mxnet2caffe.verify.inputs import random_inputs
-from harness import backend_forward, mxnet_forward
+
+from harness import assert_converts_exactly, assert_rejected, backend_forward, layer_types, mxnet_forward, save_model
 
 
 def _logits(shape, scale: float = 4.0) -> dict:

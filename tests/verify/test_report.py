@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
-from harness import EXAMPLE
 from mxnet2caffe.caffe.reader import read_caffemodel
-from mxnet2caffe.verify.report import verify
 from mxnet2caffe.verify.backends import BACKENDS
+from mxnet2caffe.verify.report import verify
+
+from harness import EXAMPLE
 
 SYMBOL, PARAMS = f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params"
 BROKEN_LAYER = "stage2_unit1_conv1"

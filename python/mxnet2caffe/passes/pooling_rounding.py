@@ -41,7 +41,9 @@ def _crop_form(net: Net, layer: Layer) -> List[Layer]:
     reference = net.fresh_name(helper_name(top, "floor_size"))
     net.shapes[reference] = (n, c, floor_h, floor_w)
     net.shapes[top] = (n, c, floor_h, floor_w)
-    shorten = {"pool": "MAX", "kernel_h": ceil_h - floor_h + 1, "kernel_w": ceil_w - floor_w + 1, "stride_h": 1, "stride_w": 1}
+    # a 2-wide window, stride 1, along each axis to shorten by one: the floor size, cheaply
+    kernel = {"kernel_h": ceil_h - floor_h + 1, "kernel_w": ceil_w - floor_w + 1}
+    shorten = {"pool": "MAX", **kernel, "stride_h": 1, "stride_w": 1}
     return [
         Layer(rounded, "Pooling", (bottom,), (rounded,), {"pooling_param": param}),
         Layer(reference, "Pooling", (rounded,), (reference,), {"pooling_param": shorten}),
