@@ -70,6 +70,7 @@ def test_inspect_without_outputs_shows_training_parts_and_unsupported_ops(traini
     assert "dropped training-only head(s): box_loss (MakeLoss)" in result.stdout
     assert "dropped label input(s): softmax_label, box_label" in result.stdout
     assert "unsupported: exp x1" in result.stdout
+    assert "name the last supported outputs: --outputs fc7#2,softmax" in result.stdout
 
 
 def test_convert_of_an_unsupported_tail_says_where_to_cut(training_checkpoint, tmp_path):

@@ -55,6 +55,7 @@ def test_renamed_model_gets_unique_names_and_a_full_name_map():
     net = lowered(renamed_model())
     assert_names_are_unique_and_valid(net)
     assert net.names.as_dict() == {
+        "data": "data",  # the input: verify feeds MXNet's 'data' what Caffe's 'data' gets
         "data_output": "data_2",
         "bn0_output": "bn0",
         "bn0/normalized_output": "bn0/normalized_2",
@@ -131,7 +132,7 @@ def test_invalid_characters_and_the_names_they_collide_with():
     c = mx.sym.Activation(b, act_type="sigmoid", name="third")
     net = lowered(rename_nodes(c, {"second": "a b", "third": 'a"b'}))
     assert [layer.name for layer in net.layers] == ["a_b", "a_b_2", "a_b_3"]
-    assert net.names.as_dict() == {"a_b_output": "a_b", "a b_output": "a_b_2", 'a"b_output': "a_b_3"}
+    assert net.names.as_dict() == {"data": "data", "a_b_output": "a_b", "a b_output": "a_b_2", 'a"b_output': "a_b_3"}
 
 
 def test_names_are_deterministic(tmp_path):
@@ -149,7 +150,8 @@ def test_an_output_that_a_layer_reads_gets_a_terminal_copy():
     assert [tensor.blob for tensor in net.outputs] == ["fc", "relu0/output"]
     copy = net.layers[-1]
     assert (copy.name, copy.type, copy.bottoms, copy.tops, copy.params) == ("relu0/output", "Power", ("relu0",), ("relu0/output",), {})
-    assert net.names.blob("relu0_output") == "relu0"  # the values are relu0's: verify compares that blob
+    # relu0's values, in the blob that is an output: verify compares it and marks it an output
+    assert net.names.blob("relu0_output") == "relu0/output"
     read = {bottom for layer in net.layers for bottom in layer.bottoms}
     assert not read & {tensor.blob for tensor in net.outputs}
 

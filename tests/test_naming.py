@@ -5,9 +5,10 @@ import mxnet as mx
 import pytest
 from google.protobuf import text_format
 
+from mxnet2caffe.caffe.annotations import HEADER, header_lines, read_annotations
+from mxnet2caffe.caffe.net import Net
 from mxnet2caffe.caffe.schema import NetParameter
 from mxnet2caffe.naming import (
-    MAP_HEADER,
     NameMap,
     fresh_name,
     helper_name,
@@ -90,23 +91,23 @@ TRICKY = [
 
 
 def test_name_map_round_trips_through_prototxt_comments():
-    stored = NameMap(TRICKY)
-    lines = stored.comment_lines()
-    assert lines[0] == MAP_HEADER and all(line.startswith("#") and "\n" not in line for line in lines)
-    text = "\n".join(lines) + '\nname: "net"\n'
-    assert NameMap.from_prototxt_text(text).as_dict() == dict(TRICKY)
-    assert list(NameMap.from_prototxt_text(text).items()) == TRICKY
+    net = Net("n", names=NameMap(TRICKY))
+    lines = header_lines(net)
+    assert lines[0] == HEADER and all(line.startswith("#") and "\n" not in line for line in lines)
+    stored = read_annotations("\n".join(lines) + '\nname: "net"\n').names
+    assert stored is not None and list(stored.items()) == TRICKY
 
 
 def test_protobuf_text_format_skips_the_map():
     """What Caffe's and OpenCV's parsers see: comments only."""
-    text = "\n".join(NameMap(TRICKY).comment_lines()) + '\nname: "net"\nlayer { name: "data" type: "Input" top: "data" }\n'
+    header = "\n".join(header_lines(Net("n", names=NameMap(TRICKY))))
+    text = header + '\nname: "net"\nlayer { name: "data" type: "Input" top: "data" }\n'
     net = text_format.Parse(text, NetParameter())
     assert net.name == "net" and [layer.name for layer in net.layer] == ["data"]
 
 
 def test_a_prototxt_without_the_map_has_none():
-    assert NameMap.from_prototxt_text('name: "hand written"\nlayer { name: "conv" }\n') is None
+    assert read_annotations('name: "hand written"\nlayer { name: "conv" }\n').names is None
     # a converted model whose map is empty still says it has one
-    empty = NameMap.from_prototxt_text("\n".join(NameMap().comment_lines()) + '\nname: "net"\n')
+    empty = read_annotations("\n".join(header_lines(Net("n"))) + '\nname: "net"\n').names
     assert empty is not None and len(empty) == 0

@@ -13,7 +13,7 @@ from typing import Dict, Optional, Sequence, Tuple
 from .caffe.profiles import DEFAULT_PROFILE, PROFILES
 from .convert import convert
 from .errors import ConversionError
-from .lower import likely_data_inputs, unsupported_nodes
+from .lower import cut_hint, likely_data_inputs, unsupported_nodes
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
 from .options import NATIVE, STOCK, SWITCHES, ConvertOptions
@@ -151,6 +151,9 @@ def run_inspect(args: argparse.Namespace) -> int:
         for note in graph.notes:
             print(note)
         print(f"unsupported: {', '.join(f'{op} x{n}' for op, n in sorted(missing.items()))}")
+        hint = cut_hint(graph)
+        if hint:
+            print(hint)
         return 1
     print("all ops supported")
     if args.params and args.input_shape:

@@ -75,17 +75,21 @@ def _output_text(node: Node, index: int, counts: Mapping[str, int]) -> str:
     return f"{text}#{node.occurrence + 1}" if repeated else text
 
 
-def _unsupported_ops_error(graph: Graph, missing: List[Tuple[str, str]]) -> UnsupportedOpsError:
+def cut_hint(graph: Graph) -> str:
+    """What to tell a user whose graph has unsupported ops about --outputs ('' if nothing helps)."""
     cuts = cut_points(graph)
     if not cuts:
-        return UnsupportedOpsError(missing)
+        return ""
     more = len(cuts) - _CUTS_LISTED
     listed = ",".join(cuts[:_CUTS_LISTED]) + (f" (and {more} more)" if more > 0 else "")
-    hint = (
+    return (
         "to convert the part before them (a detector's raw heads, say), name the last supported "
         f"outputs: --outputs {listed}"
     )
-    return UnsupportedOpsError(missing, hint)
+
+
+def _unsupported_ops_error(graph: Graph, missing: List[Tuple[str, str]]) -> UnsupportedOpsError:
+    return UnsupportedOpsError(missing, cut_hint(graph))
 
 
 def candidate_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str]:
@@ -190,6 +194,7 @@ def lower(
                 tensor = Tensor(names.claim(node.name), shapes[node.name])
                 net.inputs.append(tensor)
                 net.shapes[tensor.blob] = tensor.shape
+                net.names.add(node.name, tensor.blob)  # MXNet lists a variable by its name
                 tensors[TensorRef(node.id, 0)] = tensor
             continue
         context, placeholders = _context(graph, node, tensors, params, options)
@@ -264,6 +269,7 @@ def _terminal(net: Net, outputs: List[Tensor], names: _Names) -> List[Tensor]:
             copy = names.claim(helper_name(tensor.blob, "output"))
             net.layers.append(Layer(copy, "Power", (tensor.blob,), (copy,)))  # y = x
             net.shapes[copy] = tensor.shape
+            net.names.rename_blob(tensor.blob, copy)  # the same values; verify marks it an output
             tensor = Tensor(copy, tensor.shape)
         terminal.append(tensor)
     return terminal

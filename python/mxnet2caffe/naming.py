@@ -6,18 +6,15 @@
 - Caffe blobs are named after the node ("NODE", or "NODE_outputI" for output I of several); the
   extra layers an op needs are "NODE/suffix". Lowering makes every name unique and valid, so a
   blob may end up "fc7_2": the NameMap, not the convention, says which blob holds which output.
-- The NameMap travels with the model, as comment lines at the top of the prototxt, so `verify`
-  on files converted earlier compares every layer; Caffe and OpenCV skip comments.
+- The NameMap travels with the model, as comment lines at the top of the prototxt
+  (caffe/annotations.py), so `verify` on files converted earlier compares every layer.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-_MAP_PREFIX = "# mxnet2caffe-map: "
-MAP_HEADER = "# mxnet2caffe: the lines below map MXNet outputs to Caffe blobs (mxnet2caffe verify reads them)"
 # what a blob or layer name may hold. Caffe and OpenCV 4 take any string, but spaces, quotes,
 # commas or control characters break the scripts and the less forgiving toolchains (embedded NPU
 # converters) people feed models to, so names keep to a conservative set
@@ -101,18 +98,3 @@ class NameMap:
 
     def __len__(self) -> int:
         return len(self._blobs)
-
-    def comment_lines(self) -> List[str]:
-        """The map as prototxt comment lines, one JSON pair per line."""
-        pairs = (_MAP_PREFIX + json.dumps([key, blob]) for key, blob in self._blobs.items())
-        return [MAP_HEADER, *pairs]
-
-    @classmethod
-    def from_prototxt_text(cls, text: str) -> Optional[NameMap]:
-        """The map stored in a prototxt's comments; None if it has none (a hand-written model)."""
-        entries = []
-        for line in text.splitlines():
-            if line.startswith(_MAP_PREFIX):
-                pair = json.loads(line[len(_MAP_PREFIX):])
-                entries.append((str(pair[0]), str(pair[1])))
-        return cls(entries) if entries or MAP_HEADER in text else None

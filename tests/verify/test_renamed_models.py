@@ -10,8 +10,8 @@ import mxnet as mx
 import pytest
 
 import mxnet2caffe
+from mxnet2caffe.caffe.annotations import read_annotations
 from mxnet2caffe.caffe.reader import read_caffemodel
-from mxnet2caffe.naming import NameMap
 from mxnet2caffe.verify.backends import BACKENDS
 
 from harness import random_params, save_model
@@ -123,7 +123,7 @@ def test_a_prototxt_without_the_map_is_compared_by_the_naming_convention(tmp_pat
     hand_written = tmp_path / "hand_written.prototxt"
     text = summary.prototxt.read_text()
     hand_written.write_text("\n".join(line for line in text.splitlines() if not line.startswith("#")))
-    assert NameMap.from_prototxt_text(hand_written.read_text()) is None
+    assert read_annotations(hand_written.read_text()).names is None
     expected = [
         ("conv1_output", "conv1"),
         ("bn1_output", "bn1"),

@@ -38,6 +38,24 @@ class Layer:
     blobs: Tuple[np.ndarray, ...] = ()
 
 
+@dataclass(frozen=True)
+class InputTransform:
+    """What the MXNet model is fed when the Caffe model takes raw pixels x (--mean/--std/--swap-rgb):
+    (x[channels reversed if swap_rgb] - mean) / std, per channel in the MXNet model's order."""
+
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+    swap_rgb: bool
+
+    def mxnet_input(self, raw: np.ndarray) -> np.ndarray:
+        x = np.asarray(raw, dtype=np.float64)
+        if self.swap_rgb:
+            x = x[:, ::-1]
+        mean = np.asarray(self.mean, dtype=np.float64).reshape(1, -1, 1, 1)
+        std = np.asarray(self.std, dtype=np.float64).reshape(1, -1, 1, 1)
+        return ((x - mean) / std).astype(np.float32)
+
+
 @dataclass
 class Net:
     name: str
@@ -47,6 +65,7 @@ class Net:
     # shapes of the inputs, the node outputs and the blobs passes add (not every helper blob)
     shapes: Dict[str, Shape] = field(default_factory=dict)
     names: NameMap = field(default_factory=NameMap)
+    input_transforms: Dict[str, InputTransform] = field(default_factory=dict)  # input blob -> transform
     notes: List[str] = field(default_factory=list)  # what the passes did, for the user
 
     def producer(self, blob: str) -> Optional[Layer]:

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from .. import _native
 from ..errors import OutputFileError
+from .annotations import header_lines
 from .net import Layer, Net
 from .schema import LayerParameter, NetParameter
 
@@ -67,7 +68,7 @@ def prototxt_text(net: Net) -> str:
     message = NetParameter(name=net.name)
     for layer in _input_layers(net) + net.layers:
         message.layer.add().CopyFrom(_layer_message(layer))
-    return "\n".join(net.names.comment_lines()) + "\n" + text_format.MessageToString(message)
+    return "\n".join(header_lines(net)) + "\n" + text_format.MessageToString(message)
 
 
 def caffemodel_bytes(net: Net) -> bytes:

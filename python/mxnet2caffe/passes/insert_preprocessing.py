@@ -22,7 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..caffe.net import Layer, Net, Tensor
+from ..caffe.net import InputTransform, Layer, Net, Tensor
 from ..errors import ConversionError
 from ..naming import helper_name
 from ..options import ConvertOptions
@@ -151,6 +151,7 @@ def run(net: Net, options: ConvertOptions) -> Net:
         raise ConversionError(f"--swap-rgb needs 3 channels; the input '{tensor.blob}' has {channels}")
     mean = _per_channel("mean", options.mean, 0.0, tensor)
     std = _per_channel("std", options.std, 1.0, tensor)
+    net.input_transforms[tensor.blob] = InputTransform(tuple(mean), tuple(std), options.swap_rgb)
     done: List[str] = []
     blob = tensor.blob
     if options.mean is not None or options.std is not None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from ..caffe.annotations import Annotations, read_annotations
 from ..caffe.reader import input_shapes, read_prototxt
 from ..errors import ConversionError
-from ..naming import NameMap
 from .backends import backend_blobs, mxnet_internal_outputs
 from .compare import Comparison, compare
 from .inputs import image_input, random_inputs
@@ -90,10 +90,15 @@ def _conventional_blob(key: str) -> str:
     return key[: -len("_output")] if key.endswith("_output") else key
 
 
-def _name_map(prototxt: PathLike) -> Callable[[str], Optional[str]]:
-    with open(prototxt, encoding="utf-8", errors="replace") as handle:
-        stored = NameMap.from_prototxt_text(handle.read())
-    return stored.blob if stored is not None else _conventional_blob
+def _mxnet_inputs(caffe_inputs: Mapping[str, np.ndarray], annotations: Annotations) -> Dict[str, np.ndarray]:
+    """What MXNet is fed for the Caffe model's inputs: under the MXNet name of each (lowering may
+    rename an input), normalized where the Caffe model takes raw pixels."""
+    mxnet_name = {blob: key for key, blob in annotations.names.items()} if annotations.names is not None else {}
+    fed = {}
+    for blob, value in caffe_inputs.items():
+        transform = annotations.inputs.get(blob)
+        fed[mxnet_name.get(blob, blob)] = transform.mxnet_input(value) if transform is not None else value
+    return fed
 
 
 def verify(
@@ -110,8 +115,9 @@ def verify(
     """Runs MXNet with every internal output and the Caffe model with every blob on the
     same input, and compares each MXNet op output with its Caffe blob.
 
-    The input is `inputs` if given, else `image` (for a single image input), else a
-    tensor of seeded random values, shaped as the prototxt's Input layers."""
+    The Caffe model's input is `inputs` if given (by Caffe input name), else `image` (for a single
+    image input), else a tensor of seeded random values, shaped as the prototxt's Input layers.
+    MXNet gets the same, normalized first if the model was converted to take raw pixels."""
     fetch = backend_blobs(backend)
     net = read_prototxt(prototxt)
     if inputs is not None:
@@ -126,10 +132,12 @@ def verify(
     else:
         inputs = random_inputs(input_shapes(net), seed)
         description = f"random normal, seed {seed}"
-    blob_of = _name_map(prototxt)
+    with open(prototxt, encoding="utf-8", errors="replace") as handle:
+        annotations = read_annotations(handle.read())
+    blob_of = annotations.names.blob if annotations.names is not None else _conventional_blob
     tops = {top for layer in net.layer if layer.type != "Input" for top in layer.top}
     outputs = tops - {bottom for layer in net.layer for bottom in layer.bottom}
-    expected = mxnet_internal_outputs(symbol, params, inputs)
+    expected = mxnet_internal_outputs(symbol, params, _mxnet_inputs(inputs, annotations))
     compared: List[Tuple[str, str]] = []  # (MXNet output, blob) of the outputs a blob holds
     for key in expected:
         blob = blob_of(key)
