@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
+from ..caffe.forms import crop, size_reference
 from ..caffe.net import Layer, Net
 from ..caffe.profiles import OPENCV
 from ..caffe.sizes import pooling_output_size
@@ -41,13 +42,10 @@ def _crop_form(net: Net, layer: Layer) -> List[Layer]:
     reference = net.fresh_name(helper_name(top, "floor_size"))
     net.shapes[reference] = (n, c, floor_h, floor_w)
     net.shapes[top] = (n, c, floor_h, floor_w)
-    # a 2-wide window, stride 1, along each axis to shorten by one: the floor size, cheaply
-    kernel = {"kernel_h": ceil_h - floor_h + 1, "kernel_w": ceil_w - floor_w + 1}
-    shorten = {"pool": "MAX", **kernel, "stride_h": 1, "stride_w": 1}
     return [
         Layer(rounded, "Pooling", (bottom,), (rounded,), {"pooling_param": param}),
-        Layer(reference, "Pooling", (rounded,), (reference,), {"pooling_param": shorten}),
-        Layer(layer.name, "Crop", (rounded, reference), (top,), {"crop_param": {"axis": 2, "offset": [0]}}),
+        size_reference(reference, rounded, (ceil_h - floor_h, ceil_w - floor_w)),
+        crop(top, rounded, reference),  # named after its top, as the Pooling it replaces was
     ]
 
 
