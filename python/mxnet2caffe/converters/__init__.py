@@ -7,7 +7,6 @@ from . import (  # noqa: F401
     deconv,
     elementwise,
     fully_connected,
-    math,
     norm,
     pad,
     pooling,
@@ -18,5 +17,6 @@ from . import (  # noqa: F401
     softmax,
     tile,
     transpose,
+    unary,
     upsampling,
 )
