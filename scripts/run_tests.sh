@@ -7,7 +7,7 @@ EXTRAS=test source scripts/setup_env.sh
 # static checks first, each failing the run (settings in pyproject.toml): types of the package,
 # then lint of everything Python in the checkout
 mypy
-ruff check python tests bench examples
+ruff check python tests bench examples scripts
 mxnet2caffe build-caffe
 # the tests import the installed package (the source lives under python/); pytest's exit
 # code (5 when no test ran) goes straight out

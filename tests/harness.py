@@ -17,7 +17,8 @@ import pytest
 from google.protobuf.message import Message
 
 import mxnet2caffe
-from mxnet2caffe.caffe.profiles import DEFAULT_PROFILE, NATIVE_LAYER_TYPES, PROFILE_ONLY_FIELDS, STOCK_LAYER_TYPES
+from mxnet2caffe.caffe.native_layers import NATIVE_LAYER_TYPES
+from mxnet2caffe.caffe.profiles import DEFAULT_PROFILE, PROFILE_ONLY_FIELDS, STOCK_LAYER_TYPES
 from mxnet2caffe.caffe.reader import read_prototxt
 from mxnet2caffe.caffe_layers import register_opencv_layers
 from mxnet2caffe.verify.backends import BACKENDS, backend_blobs, mxnet_executor, uses_native_layers

@@ -10,13 +10,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
+from .caffe.native_layers import SWITCHES
 from .caffe.profiles import DEFAULT_PROFILE, PROFILES
 from .convert import convert
 from .errors import ConversionError
 from .lower import cut_hint, likely_data_inputs, unsupported_nodes
 from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
-from .options import NATIVE, STOCK, SWITCHES, ConvertOptions
+from .options import NATIVE, STOCK, ConvertOptions
 from .pipeline import build_net, run_graph_passes
 from .runtimes.caffe_home import BUILD_SCRIPT
 from .verify.backends import BACKENDS

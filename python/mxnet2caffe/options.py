@@ -9,32 +9,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
+from .caffe.native_layers import SWITCHES
 from .caffe.profiles import DEFAULT_PROFILE, PROFILES
 from .errors import ConversionError
 
 STOCK = "stock"
 NATIVE = "native"
 
-# switch name -> what it controls; each switch picks STOCK (the default) or NATIVE
-SWITCHES: Dict[str, str] = {
-    "broadcast_mul": "broadcast_mul that stretches one operand (SE blocks): stock Reshape + "
-    "two-bottom Scale, or one native MXBroadcastMul layer",
-    "broadcast_add": "broadcast_add that stretches one operand: no stock form (an error), or one "
-    "native MXBroadcastAdd layer",
-    "broadcast_sub": "broadcast_sub that stretches one operand: no stock form (an error), or one "
-    "native MXBroadcastSub layer",
-    "broadcast_div": "division of tensors (broadcast_div, elemwise_div): no exact stock form (an "
-    "error), or one native MXBroadcastDiv layer",
-}
-
-
 @dataclass(frozen=True)
 class ConvertOptions:
     """What to convert and how.
 
-    - `forms` maps a switch of SWITCHES to 'stock' or 'native'; switches not named stay stock.
+    - `forms` maps a switch of SWITCHES (caffe/native_layers.py) to 'stock' or 'native'; switches
+      not named stay stock.
     - `outputs`: node or MXNet output names that become the net's outputs, in this order
       (default: the symbol's heads).
     - `fuse_bn`: fold BatchNorm (+Scale) into the Convolution/InnerProduct/Deconvolution before it.

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mxnet2caffe import ConversionError
-from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES
+from mxnet2caffe.caffe.native_layers import NATIVE_LAYER_TYPES
 from mxnet2caffe.caffe_layers import (
     LIBRARY_NAME,
     CaffeHomeError,
@@ -43,7 +43,7 @@ def test_load_twice_gives_the_same_library(caffe):
 def test_load_twice_in_a_fresh_process():
     result = run_python(
         """
-        from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES
+        from mxnet2caffe.caffe.native_layers import NATIVE_LAYER_TYPES
         from mxnet2caffe.caffe_layers import load
         first, second = load(), load()
         import caffe
@@ -61,7 +61,7 @@ def test_load_leaves_a_caffe_that_has_the_types_alone():
     result = run_python(
         """
         import ctypes, os
-        from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES
+        from mxnet2caffe.caffe.native_layers import NATIVE_LAYER_TYPES
         from mxnet2caffe.caffe_layers import build_plugin, load
         from mxnet2caffe.runtimes.caffe_home import import_caffe
         caffe = import_caffe()

@@ -72,7 +72,7 @@ def test_a_caffe_with_the_objects_built_in_runs_the_layer(tmp_path, objects):
         """
         import ctypes, os, sys
         import numpy as np
-        from mxnet2caffe.caffe.profiles import NATIVE_LAYER_TYPES
+        from mxnet2caffe.caffe.native_layers import NATIVE_LAYER_TYPES
         from mxnet2caffe.caffe_layers import load
         from mxnet2caffe.runtimes.caffe_home import import_caffe
         caffe = import_caffe()

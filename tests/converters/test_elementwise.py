@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mxnet2caffe
-from mxnet2caffe.options import SWITCHES
+from mxnet2caffe.caffe.native_layers import SWITCHES
 from mxnet2caffe.verify.inputs import random_inputs
 
 from harness import assert_converts_exactly, assert_rejected, backend_forward, layer_types, mxnet_forward, save_model

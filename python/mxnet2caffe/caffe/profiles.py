@@ -22,11 +22,6 @@ NOT_IN_OPENCV = frozenset({"Bias", "Clip", "Threshold", "Swish"})
 
 STOCK_LAYER_TYPES = BVLC_MASTER_LAYER_TYPES - NOT_IN_OPENCV
 
-# Layer types of mxnet2caffe's own C++ layers (caffe_layers/), emitted only when asked for: Caffe
-# runs them through the plugin library (mxnet2caffe.caffe_layers.load), OpenCV DNN through
-# Python custom layers (mxnet2caffe.caffe_layers.register_opencv_layers).
-NATIVE_LAYER_TYPES = frozenset({"MXBroadcastMul", "MXBroadcastAdd", "MXBroadcastSub", "MXBroadcastDiv"})
-
 # Target profiles: what the output may rely on beyond the stock layer types.
 # - portable: BVLC Caffe master, its forks and OpenCV DNN. MXNet's rounded-down pooling becomes
 #   Pooling + Crop (against a small reference blob of the rounded-down size).

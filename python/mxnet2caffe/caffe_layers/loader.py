@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
-from ..caffe.profiles import NATIVE_LAYER_TYPES
+from ..caffe.native_layers import NATIVE_LAYER_TYPES
 from ..errors import NativeLayerError
 from ..runtimes.caffe_home import import_caffe
 from .build import PathArg, build_plugin, resolve_caffe_home

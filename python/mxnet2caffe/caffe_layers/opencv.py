@@ -9,6 +9,7 @@ from typing import List, Sequence
 import numpy as np
 
 from .. import _native
+from ..caffe.native_layers import NATIVE_LAYERS, NativeLayer
 from ..runtimes.imports import require
 
 _registered = False
@@ -36,26 +37,13 @@ class _BroadcastLayer:
         return [_native.broadcast(self.operation, inputs[0], inputs[1])]
 
 
-class MXBroadcastMulLayer(_BroadcastLayer):
-    type_name, operation = "MXBroadcastMul", _native.BroadcastOp.mul
+def _opencv_layer(layer: NativeLayer) -> type:
+    """The cv2.dnn custom layer class of a native layer type of the table."""
+    attributes = {"type_name": layer.type, "operation": _native.BroadcastOp.__members__[layer.operation]}
+    return type(f"{layer.type}Layer", (_BroadcastLayer,), attributes)
 
 
-class MXBroadcastAddLayer(_BroadcastLayer):
-    type_name, operation = "MXBroadcastAdd", _native.BroadcastOp.add
-
-
-class MXBroadcastSubLayer(_BroadcastLayer):
-    type_name, operation = "MXBroadcastSub", _native.BroadcastOp.sub
-
-
-class MXBroadcastDivLayer(_BroadcastLayer):
-    type_name, operation = "MXBroadcastDiv", _native.BroadcastOp.div
-
-
-OPENCV_LAYERS = {
-    layer.type_name: layer
-    for layer in (MXBroadcastMulLayer, MXBroadcastAddLayer, MXBroadcastSubLayer, MXBroadcastDivLayer)
-}
+OPENCV_LAYERS = {layer.type: _opencv_layer(layer) for layer in NATIVE_LAYERS}
 
 
 def register_opencv_layers() -> None:

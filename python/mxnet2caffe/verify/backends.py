@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..caffe.profiles import NATIVE_LAYER_TYPES
+from ..caffe.native_layers import NATIVE_LAYER_TYPES
 from ..caffe.reader import read_prototxt
 from ..errors import ConversionError
 from ..naming import output_keys
