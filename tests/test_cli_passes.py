@@ -14,11 +14,11 @@ SHAPE = "data:1,3,9,9"
 @pytest.fixture
 def training_checkpoint(tmp_path):
     """renamed_model (two nodes named fc7, ...) under a SoftmaxOutput with its label, a MakeLoss
-    head with another label, and an op with no converter (exp) decoding the logits."""
+    head with another label, and an op with no converter (arccos) decoding the logits."""
     logits = renamed_model()
     softmax = mx.sym.SoftmaxOutput(logits, mx.sym.Variable("softmax_label"), name="softmax")
     loss = mx.sym.MakeLoss(mx.sym.mean(mx.sym.square(logits - mx.sym.Variable("box_label"))), name="box_loss")
-    sym = mx.sym.Group([softmax, loss, mx.sym.exp(logits, name="decode")])
+    sym = mx.sym.Group([softmax, loss, mx.sym.arccos(logits, name="decode")])
     return save_model(sym, *random_params(logits, {"data": (1, 3, 9, 9)}), tmp_path)
 
 
@@ -64,19 +64,19 @@ def test_inspect_without_outputs_shows_training_parts_and_unsupported_ops(traini
     result = run_cli("inspect", symbol)
     assert result.returncode == 1
     histogram = result.stdout.split("inputs:")[0]
-    assert "  exp                1  UNSUPPORTED" in histogram.splitlines()
+    assert "  arccos             1  UNSUPPORTED" in histogram.splitlines()
     assert "MakeLoss" not in histogram and "mean" not in histogram  # the dropped head's ops
     assert "heads: softmax, decode" in result.stdout
     assert "dropped training-only head(s): box_loss (MakeLoss)" in result.stdout
     assert "dropped label input(s): softmax_label, box_label" in result.stdout
-    assert "unsupported: exp x1" in result.stdout
+    assert "unsupported: arccos x1" in result.stdout
     assert "name the last supported outputs: --outputs fc7#2,softmax" in result.stdout
 
 
 def test_convert_of_an_unsupported_tail_says_where_to_cut(training_checkpoint, tmp_path):
     result = run_cli("convert", *training_checkpoint, "--input-shape", SHAPE, "--output", tmp_path / "out")
     assert_clean_failure(
-        result, "1 node(s) use unsupported ops", "exp x1: decode", "--outputs fc7#2,softmax", directory=tmp_path
+        result, "1 node(s) use unsupported ops", "arccos x1: decode", "--outputs fc7#2,softmax", directory=tmp_path
     )
 
 

@@ -206,7 +206,8 @@ def lower(
         for index, tensor in enumerate(converted.outputs):
             tensors[TensorRef(node.id, index)] = tensor
             net.shapes[tensor.blob] = tensor.shape
-            net.names.add(output_key(mxnet_output_name(node.name, index, count), node.occurrence), tensor.blob)
+            key = output_key(mxnet_output_name(node.name, index, count, node.op), node.occurrence)
+            net.names.add(key, tensor.blob)
         _log_unread_attributes(node)
     for key, ref in graph.aliases.items():
         if ref in tensors and not graph.node(ref).is_variable:
@@ -261,11 +262,15 @@ def _outputs(graph: Graph, tensors: Mapping[TensorRef, Tensor]) -> List[Tensor]:
 
 def _terminal(net: Net, outputs: List[Tensor], names: _Names) -> List[Tensor]:
     """Caffe and OpenCV take as outputs the blobs no layer reads: an output that a layer reads
-    too (an intermediate named in --outputs), or that is an input, gets a copy that is one."""
+    too (an intermediate named in --outputs), or that is an input, gets a copy that is one. So
+    does an output of a layer with several tops (a Slice): OpenCV's forward(name) reaches only
+    a layer's first top, and OpenCV lists such a layer as an output only when none of its tops
+    is read."""
     read = {bottom for layer in net.layers for bottom in layer.bottoms} | {t.blob for t in net.inputs}
     terminal = []
     for tensor in outputs:
-        if tensor.blob in read:
+        producer = net.producer(tensor.blob)
+        if tensor.blob in read or (producer is not None and len(producer.tops) > 1):
             copy = names.claim(helper_name(tensor.blob, "output"))
             net.layers.append(Layer(copy, "Power", (tensor.blob,), (copy,)))  # y = x
             net.shapes[copy] = tensor.shape

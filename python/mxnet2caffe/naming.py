@@ -21,9 +21,13 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tupl
 _INVALID = re.compile(r"[^A-Za-z0-9_./:+\-]")
 
 
-def mxnet_output_name(node_name: str, index: int, count: int) -> str:
-    """The name MXNet's get_internals() gives output `index` of a node with `count` outputs."""
-    return f"{node_name}_output" if count == 1 else f"{node_name}_output{index}"
+# ops that list their output names themselves (FListOutputNames): numbered even when one
+_NUMBERED_OUTPUT_OPS = frozenset({"SliceChannel", "split"})
+
+
+def mxnet_output_name(node_name: str, index: int, count: int, op: str = "") -> str:
+    """The name MXNet's get_internals() gives output `index` of a node of `op` with `count` outputs."""
+    return f"{node_name}_output" if count == 1 and op not in _NUMBERED_OUTPUT_OPS else f"{node_name}_output{index}"
 
 
 def output_key(output_name: str, occurrence: int) -> str:

@@ -94,7 +94,8 @@ def test_yolo_v3_whole_graph_names_the_unsupported_ops_and_where_to_cut(tmp_path
     with pytest.raises(UnsupportedOpsError) as error:
         mxnet2caffe.convert(symbol, params, {"data": (1, 3, 64, 64)}, tmp_path / "out")
     message = str(error.value)
-    for op, count in [("transpose", 3), ("slice_axis", 12), ("exp", 3), ("argmax", 3), ("max", 3), ("_contrib_box_nms", 1)]:
+    # the decoding ops no Caffe layer computes (slice_axis, exp and max do convert)
+    for op, count in [("argmax", 3), ("_contrib_box_nms", 1)]:
         assert f"  {op} x{count}: " in message, (op, message)
     assert "yolov30_box_nms" in message
     cuts = [f"yolov30_yolooutputv3{index}_reshape0" for index in range(3)]

@@ -101,6 +101,12 @@ class Net:
     def insert(self, position: int, layers: Sequence[Layer]) -> None:
         self.layers[position:position] = list(layers)
 
+    def reroute(self, readers: Sequence[Layer], old: str, new: str) -> None:
+        """The given readers of blob `old` read blob `new` instead."""
+        for layer in readers:
+            bottoms = tuple(new if bottom == old else bottom for bottom in layer.bottoms)
+            self.replace([layer], [dataclasses.replace(layer, bottoms=bottoms)])
+
     def used_names(self) -> Set[str]:
         names = {tensor.blob for tensor in self.inputs}
         for layer in self.layers:

@@ -18,7 +18,17 @@ BVLC_MASTER_LAYER_TYPES = frozenset(
 )
 
 # BVLC master types that OpenCV DNN 4.x cannot create (checked with cv2 4.11)
-NOT_IN_OPENCV = frozenset({"Bias", "Clip", "Threshold", "Swish"})
+NOT_IN_OPENCV = frozenset(
+    # compute layers (each tried in a forward pass with cv2 4.11)
+    """
+    Bias Clip Threshold Swish Reduction Embed Tile Parameter ArgMax Filter SPP BatchReindex Im2col RNN LSTMUnit
+    """.split()
+    # data sources and losses: training only
+    + """
+    Data DummyData HDF5Data HDF5Output ImageData MemoryData WindowData Accuracy ContrastiveLoss
+    EuclideanLoss HingeLoss InfogainLoss MultinomialLogisticLoss SigmoidCrossEntropyLoss SoftmaxWithLoss
+    """.split()
+)
 
 STOCK_LAYER_TYPES = BVLC_MASTER_LAYER_TYPES - NOT_IN_OPENCV
 

@@ -1,5 +1,6 @@
-"""Ops that move data without computing on it: Flatten, Reshape, Concat, and the inference
-identities where they are heads (passes/remove_identities.py removes the others)."""
+"""Ops that move data without computing on it: Flatten, Reshape, expand_dims, squeeze, Concat,
+and the inference identities where they are heads (passes/remove_identities.py removes the
+others)."""
 
 from __future__ import annotations
 
@@ -131,6 +132,37 @@ def convert_reshape(ctx: NodeContext) -> Converted:
     if min(out, default=1) <= 0 or np.prod(out) != np.prod(data.shape):
         raise ctx.error(f"cannot reshape {data.shape} into {out}")
     # explicit dims: no special code left for Caffe to interpret
+    return ctx.single("Reshape", [data.blob], out, reshape_param(out))
+
+
+@converter("expand_dims")
+def convert_expand_dims(ctx: NodeContext) -> Converted:
+    """A new axis of size 1 before `axis` (negative counts from the end of the output): a Reshape."""
+    data = ctx.input(0)
+    ndim = len(data.shape)
+    axis = ctx.attrs.int("axis")
+    if not -ndim - 1 <= axis <= ndim:
+        raise ctx.error(f"attribute 'axis' {axis} is out of range [{-ndim - 1}, {ndim}] for a {ndim}-d input")
+    axis %= ndim + 1
+    out = data.shape[:axis] + (1,) + data.shape[axis:]
+    return ctx.single("Reshape", [data.blob], out, reshape_param(out))
+
+
+@converter("squeeze")
+def convert_squeeze(ctx: NodeContext) -> Converted:
+    """The axes of size 1 dropped (those listed in `axis`, or all): a Reshape. As in MXNet, a
+    blob with every axis dropped keeps one axis of size 1."""
+    data = ctx.input(0)
+    listed = [normalize_axis(ctx, axis, len(data.shape)) for axis in ctx.attrs.int_tuple("axis", None)]
+    if len(set(listed)) != len(listed):
+        raise ctx.error(f"attribute 'axis' {ctx.attrs.raw['axis']} repeats an axis")
+    dropped = listed or [axis for axis, size in enumerate(data.shape) if size == 1]
+    wide = [axis for axis in dropped if data.shape[axis] != 1]
+    if wide:
+        raise ctx.error(f"cannot squeeze axes {wide} of the input {data.shape}: their size is not 1")
+    out = tuple(size for axis, size in enumerate(data.shape) if axis not in dropped) or (1,)
+    if out == data.shape:
+        return ctx.alias(data)
     return ctx.single("Reshape", [data.blob], out, reshape_param(out))
 
 

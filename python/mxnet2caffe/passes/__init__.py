@@ -15,6 +15,7 @@ from . import (
     fold_input_affine,
     fuse_batch_norm,
     insert_preprocessing,
+    opencv_fusion_guards,
     pooling_rounding,
     remove_identities,
     select_outputs,
@@ -32,6 +33,7 @@ GRAPH_PASSES: Tuple[GraphPass, ...] = (
 NET_PASSES: Tuple[NetPass, ...] = (
     pooling_rounding.run,
     fuse_batch_norm.run,
+    opencv_fusion_guards.run,  # after fuse_batch_norm: only the BatchNorms it left
     insert_preprocessing.run,  # --mean/--std/--swap-rgb: the input layer's transform
     fold_input_affine.run,  # after it: folds that transform and in-graph normalization
 )

@@ -54,13 +54,6 @@ def _per_channel(flag: str, values: Optional[Tuple[float, ...]], default: float,
     return np.broadcast_to(np.asarray(values, dtype=np.float64), (channels,)).copy()
 
 
-def _read_from(net: Net, readers: Sequence[Layer], old: str, new: str) -> None:
-    """The given readers of blob `old` read blob `new` instead."""
-    for layer in readers:
-        bottoms = tuple(new if bottom == old else bottom for bottom in layer.bottoms)
-        net.replace([layer], [dataclasses.replace(layer, bottoms=bottoms)])
-
-
 def _insert_affine(net: Net, tensor: Tensor, scale: np.ndarray, shift: np.ndarray) -> str:
     """A Scale layer y = scale * x + shift on the input; every former reader reads y instead.
     Returns y's blob."""
@@ -70,7 +63,7 @@ def _insert_affine(net: Net, tensor: Tensor, scale: np.ndarray, shift: np.ndarra
     params = {"scale_param": {"axis": 1, "num_axes": 1, "bias_term": True}}
     net.insert(0, [Layer(top, "Scale", (tensor.blob,), (top,), params, weights)])
     net.shapes[top] = tensor.shape
-    _read_from(net, readers, tensor.blob, top)
+    net.reroute(readers, tensor.blob, top)
     return top
 
 
@@ -121,7 +114,7 @@ def _insert_reversal(net: Net, blob: str, readers: Sequence[Layer]) -> None:
     ]
     producer = net.producer(blob)
     net.insert(0 if producer is None else net.index(producer) + 1, layers)
-    _read_from(net, readers, blob, swapped)
+    net.reroute(readers, blob, swapped)
 
 
 def _quoted(names: Sequence[str]) -> str:

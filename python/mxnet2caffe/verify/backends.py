@@ -72,6 +72,21 @@ def uses_native_layers(prototxt: PathLike) -> bool:
     return any(layer.type in NATIVE_LAYER_TYPES for layer in read_prototxt(prototxt).layer)
 
 
+def _with_copies_of_other_tops(prototxt: PathLike, names: Sequence[str]) -> bytes:
+    """The prototxt's text with a copy layer (Power, y = x) named after each blob in `names` that
+    is not the first top of its layer (a Slice's other parts). OpenCV's forward(name) reaches only
+    a layer's first top, and forwardAndRetrieve(layer) gives the others as memory their in-place
+    readers (a TanH, say) have reused; a copy is a second reader, which keeps them from it."""
+    other_tops = {top for layer in read_prototxt(prototxt).layer for top in layer.top[1:]}
+    copies = [
+        f'layer {{ name: "{name}" type: "Power" bottom: "{name}" top: "{name}/copy_for_verify" }}\n'
+        for name in names
+        if name in other_tops
+    ]
+    with open(prototxt, "rb") as handle:
+        return handle.read() + "".join(copies).encode()
+
+
 def opencv_blobs(
     prototxt: PathLike,
     caffemodel: PathLike,
@@ -81,15 +96,20 @@ def opencv_blobs(
 ) -> Dict[str, np.ndarray]:
     """Outputs of the named layers run by OpenCV DNN on the CPU in float32.
 
-    Our layers are named after their top, so layer names are blob names. `fuse=False`
-    keeps OpenCV from folding BatchNorm/Scale/ReLU into the layer before them, which
-    would hide the intermediate values a layer-by-layer comparison needs."""
+    Our layers are named after their first top, so layer names are blob names; the other tops
+    get a copy named after them. `fuse=False` keeps OpenCV from folding BatchNorm/Scale/ReLU
+    into the layer before them, which would hide the intermediate values a layer-by-layer
+    comparison needs."""
     cv2 = require("cv2")
     if uses_native_layers(prototxt):
         from ..caffe_layers import register_opencv_layers  # only models with native layers need it
 
         register_opencv_layers()
-    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    with open(caffemodel, "rb") as handle:
+        weights = handle.read()
+    net = cv2.dnn.readNetFromCaffe(
+        np.frombuffer(_with_copies_of_other_tops(prototxt, names), np.uint8), np.frombuffer(weights, np.uint8)
+    )
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
     net.enableFusion(fuse)
