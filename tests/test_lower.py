@@ -251,3 +251,11 @@ def test_intermediate_and_later_output(tmp_path):
     )
     assert summary.outputs == {"relu0/output": (2, 4, 4, 4), "fc": (2, 3)}
     assert summary.notes[0] == "cut at --outputs relu0, fc_output: 1 op node(s) after them dropped"
+
+
+def test_variables_of_one_name_are_one_input(tmp_path):
+    """MXNet binds variables by name: two Variable('lhs') objects are one input, not lhs and lhs_2."""
+    first, second = mx.sym.Variable("lhs"), mx.sym.Variable("lhs")
+    sym = mx.sym.elemwise_add(mx.sym.relu(first, name="a"), mx.sym.tanh(second, name="b"), name="sum")
+    summary = assert_converts_exactly(sym, {"lhs": SHAPE}, tmp_path)
+    assert list(summary.inputs) == ["lhs"]

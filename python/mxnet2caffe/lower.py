@@ -187,14 +187,18 @@ def lower(
     net = Net(name=name)
     names = _Names()
     tensors: Dict[TensorRef, Tensor] = {}
+    inputs: Dict[str, Tensor] = {}  # by variable name
     used_params: Set[str] = set()
     for node in graph.reachable():
         if node.is_variable:
             if node.name in shapes:
-                tensor = Tensor(names.claim(node.name), shapes[node.name])
-                net.inputs.append(tensor)
-                net.shapes[tensor.blob] = tensor.shape
-                net.names.add(node.name, tensor.blob)  # MXNet lists a variable by its name
+                # MXNet binds variables by name: two variable nodes of one name are one input
+                tensor = inputs.get(node.name) or Tensor(names.claim(node.name), shapes[node.name])
+                if node.name not in inputs:
+                    inputs[node.name] = tensor
+                    net.inputs.append(tensor)
+                    net.shapes[tensor.blob] = tensor.shape
+                    net.names.add(node.name, tensor.blob)  # MXNet lists a variable by its name
                 tensors[TensorRef(node.id, 0)] = tensor
             continue
         context, placeholders = _context(graph, node, tensors, params, options)

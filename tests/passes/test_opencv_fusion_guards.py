@@ -68,3 +68,19 @@ def test_fused_batch_norms_need_no_guard(tmp_path):
         sym, {"data": (1, 4, 5, 5)}, tmp_path, options=mxnet2caffe.ConvertOptions(fuse_bn=True)
     )
     assert layer_types(summary) == ["Input", "Deconvolution"]
+
+
+@pytest.mark.parametrize(
+    "power, reader, guarded",
+    [
+        ({"power": 0.5}, Layer("twice", "Power", ("up",), ("twice",), {"power_param": {"scale": 2.0}}), True),
+        ({"power": 2.0, "scale": 3.0}, Layer("twice", "Scale", ("up",), ("twice",)), True),
+        ({"power": 0.5}, Layer("twice", "Power", ("up",), ("twice",), {"power_param": {"power": 2.0}}), False),
+        ({"scale": 3.0}, Layer("twice", "Power", ("up",), ("twice",), {"power_param": {"scale": 2.0}}), False),
+    ],
+)
+def test_a_scaling_after_a_power_is_kept_apart(power, reader, guarded):
+    net = Net("t", inputs=[Tensor("data", (1, 4, 5, 5))], shapes={"data": (1, 4, 5, 5), "up": (1, 4, 5, 5)},
+              layers=[Layer("up", "Power", ("data",), ("up",), {"power_param": power}), reader])
+    net = opencv_fusion_guards.run(net, ConvertOptions())
+    assert [layer.type for layer in net.layers] == (["Power", "Reshape", reader.type] if guarded else ["Power", reader.type])

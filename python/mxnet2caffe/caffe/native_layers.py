@@ -22,18 +22,20 @@ class NativeLayer:
 
 NATIVE_LAYERS: Tuple[NativeLayer, ...] = (
     NativeLayer(
-        "MXBroadcastMul", "broadcast_mul", "broadcast_mul that stretches one operand (SE blocks)",
-        "Reshape + two-bottom Scale", "mul",
+        "MXBroadcastMul", "broadcast_mul", "broadcast_mul that stretches an operand (SE blocks)",
+        "Reshape + two-bottom Scale, or Concat copies + Eltwise PROD", "mul",
     ),
     NativeLayer(
-        "MXBroadcastAdd", "broadcast_add", "broadcast_add that stretches one operand", "no stock form (an error)", "add"
+        "MXBroadcastAdd", "broadcast_add", "broadcast_add that stretches an operand",
+        "Concat copies + Eltwise SUM", "add",
     ),
     NativeLayer(
-        "MXBroadcastSub", "broadcast_sub", "broadcast_sub that stretches one operand", "no stock form (an error)", "sub"
+        "MXBroadcastSub", "broadcast_sub", "broadcast_sub that stretches an operand",
+        "Concat copies + Eltwise SUM", "sub",
     ),
     NativeLayer(
         "MXBroadcastDiv", "broadcast_div", "division of tensors (broadcast_div, elemwise_div)",
-        "no exact stock form (an error)", "div",
+        "Power(-1) of the divisor + the product (one extra rounding)", "div",
     ),
 )
 

@@ -73,7 +73,10 @@ def _chain_from(net: Net, first: Layer, channels: int) -> Optional[_Chain]:
         if affine is None:
             break
         link_scale, link_shift = affine
-        scale, shift = link_scale * scale, link_scale * shift + link_shift
+        composed = link_scale * scale, link_scale * shift + link_shift
+        if not all(np.all(np.isfinite(values.astype(np.float32))) for values in composed):
+            break  # one layer would overflow float32 where the separate ones do not
+        scale, shift = composed
         links.append(layer)
         readers = net.consumers(layer.tops[0])
         if net.is_output(layer.tops[0]) or len(readers) != 1:
