@@ -9,12 +9,16 @@ A table stands between `<!-- NAME:start -->` and `<!-- NAME:end -->` lines.
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 from pathlib import Path
-from typing import Callable, Dict
+from types import ModuleType
+from typing import Callable, Dict, List
 
+import mxnet2caffe.converters  # noqa: F401  (registers every converter)
 from mxnet2caffe.caffe.native_layers import NATIVE_LAYERS
+from mxnet2caffe.converters.registry import lookup, supported_ops
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -28,7 +32,25 @@ def native_layers_table() -> str:
     return "\n".join(header + rows)
 
 
-TABLES: Dict[str, Callable[[], str]] = {"native-layers": native_layers_table}
+def _summary(module: ModuleType) -> str:
+    """The first paragraph of a converter module's docstring, on one line."""
+    first = (inspect.getdoc(module) or "").split("\n\n")[0]
+    return " ".join(first.split()).replace("|", "\\|")
+
+
+def ops_table() -> str:
+    """Every registered op, grouped by the converter module that converts it."""
+    modules: Dict[str, List[str]] = {}
+    for op in supported_ops():
+        modules.setdefault(lookup(op).__module__, []).append(op)
+    rows = [
+        f"| `{name.rsplit('.', 1)[1]}` | {', '.join(f'`{op}`' for op in ops)} | {_summary(sys.modules[name])} |"
+        for name, ops in sorted(modules.items())
+    ]
+    return "\n".join(["| Converter | MXNet ops | Caffe form |", "| --- | --- | --- |", *rows])
+
+
+TABLES: Dict[str, Callable[[], str]] = {"ops": ops_table, "native-layers": native_layers_table}
 
 
 def render(text: str) -> str:
