@@ -9,19 +9,33 @@ clipped at size + pad. MXNet differs in three ways, each repaired with stock lay
   constant per-position map (axis 2, 2 axes) turns Caffe's average into MXNet's value;
 - Pooling_v1 pads with zeros, and its max sees them: a depthwise 1x1 Convolution of ones
   pads explicitly and Caffe pools that with pad 0.
+
+Caffe pools two axes; MXNet also pools one or three:
+- 1-d pooling is 2-d pooling of the (N, C, 1, W) view;
+- 3-d pooling is separable (a window's max, its sum and each of MXNet's divisors are products
+  over the axes): a 2-d pooling over (H, W) of the (N, C*D, H, W) view, then one over D of the
+  (N, C, D, H'*W') view, each with its own rounding and divisor correction.
+lp pooling (p_value 1, 2 or 3) is MXNet's sum pooling of x^p followed by the p-th root: Power
+layers around the sum; the cube root keeps the sign of the sum, as relu(s)^(1/3) - relu(-s)^(1/3)
+(Caffe's Power of a negative base to 1/3 is NaN). Each Power rounds once more: within the rule.
+pooling_convention 'same' is refused: MXNet 1.9.1 itself runs it only for 1-d max pooling with its
+oneDNN kernels switched off.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from ..caffe.net import Tensor
+from ..caffe.net import Layer, Shape, Tensor
 from ..caffe.sizes import pooling_output_size
-from .context import Converted, NodeContext
+from .context import Converted, NodeContext, reshape_param
+from .pad import zero_pad_convolution
 from .registry import converter
+from .resize import separable_product
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,11 @@ class _Axis:
         return _Axis(self.size + 2 * self.pad, self.kernel, self.stride, 0)
 
 
+def _unit_axis(size: int) -> _Axis:
+    """An axis pooled with windows of one element: every element is its own output."""
+    return _Axis(size, 1, 1, 0)
+
+
 def _window_divisors(axis: _Axis, count: int) -> np.ndarray:
     """Caffe's AVE divisor (and MXNet's with count_include_pad): padding counts, but
     not past size + pad."""
@@ -72,18 +91,22 @@ class _Pooling:
     global_pool: bool
     full: bool  # MXNet rounds the output size up
     zero_pad: bool  # Pooling_v1: padding is zeros that max pooling sees
+    power: int = 1  # lp pooling: the p-th root of the window sum of x^p (1: no powers)
 
 
-_METHODS = {"max": ("MAX", "window"), "avg": ("AVE", "window"), "sum": ("AVE", "one")}
+_METHODS = {"max": ("MAX", "window"), "avg": ("AVE", "window"), "sum": ("AVE", "one"), "lp": ("AVE", "one")}
+_LAYOUTS = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+_LP_POWERS = (1, 2, 3)  # the p_value MXNet 1.9 computes
 
 
 @dataclass(frozen=True)
 class _Stage:
-    """One layer of the chain from the input to the node's output."""
+    """One layer of the chain from the input to the node's output, and its output shape."""
 
     type: str
     suffix: str
     params: Mapping[str, Mapping[str, Any]]
+    shape: Shape
     blobs: Tuple[np.ndarray, ...] = ()
 
 
@@ -92,43 +115,52 @@ def _count_include_pad(ctx: NodeContext) -> bool:
     return ctx.attrs.bool("count_include_pad", True)
 
 
-def _read_pooling(ctx: NodeContext, legacy: bool) -> _Pooling:
+def _read_pooling(ctx: NodeContext, legacy: bool, rank: int) -> _Pooling:
     pool_type = ctx.attrs.str("pool_type", "max")
     convention = ctx.attrs.str("pooling_convention", "valid")
     global_pool = ctx.attrs.bool("global_pool", False)
     include_pad = legacy or _count_include_pad(ctx)  # Pooling_v1 has no such attribute
+    power = 1
     if not legacy:
         layout = ctx.attrs.str("layout", "None")
-        if layout not in ("None", "NCHW"):
-            raise ctx.error(f"layout {layout} is not supported, only NCHW")
+        if layout not in ("None", _LAYOUTS[rank]):
+            raise ctx.error(f"layout {layout} is not supported, only {_LAYOUTS[rank]}")
         p_value = ctx.attrs.int("p_value", None)
         ctx.attrs.str("cudnn_off", None)  # choice of MXNet's own kernel
         if pool_type == "lp":
-            raise ctx.error(f"pool_type 'lp' (p_value {p_value}) has no Caffe layer")
-    if convention not in ("valid", "full"):
+            if p_value is None:
+                raise ctx.error("pool_type 'lp' needs p_value (MXNet 1.9 computes 1, 2 and 3)")
+            if p_value not in _LP_POWERS:
+                raise ctx.error(f"pool_type 'lp' with p_value {p_value}: MXNet 1.9 computes p_value 1, 2 and 3 only")
+            power = p_value
+    if convention == "same":
         raise ctx.error(
-            f"pooling_convention '{convention}' is not supported (MXNet runs it only for 1-d "
-            "max pooling); use 'valid' or 'full'"
+            "pooling_convention 'same' is not supported: MXNet 1.9.1 computes it only for 1-d max pooling "
+            "with its oneDNN kernels switched off (MXNET_MKLDNN_ENABLED=0); use 'valid' or 'full'"
         )
-    if pool_type not in _METHODS:
-        raise ctx.error(f"pool_type '{pool_type}' is not supported, only max, avg and sum")
+    if convention not in ("valid", "full"):
+        raise ctx.error(f"pooling_convention '{convention}' is not supported; use 'valid' or 'full'")
+    known = [name for name in _METHODS if not (legacy and name == "lp")]  # Pooling_v1 has no lp
+    if pool_type not in known:
+        raise ctx.error(f"pool_type '{pool_type}' is not supported, only {', '.join(known)}")
     method, divisor = _METHODS[pool_type]
     if legacy and pool_type == "avg":
         divisor = "kernel"  # Pooling_v1 always divides by the full kernel area
     elif pool_type == "avg" and not include_pad:
         divisor = "inside"
-    return _Pooling(method, divisor, global_pool, convention == "full", legacy)
+    return _Pooling(method, divisor, global_pool, convention == "full", legacy, power)
 
 
-def _read_axes(ctx: NodeContext, pooling: _Pooling, spatial: Tuple[int, int]) -> Tuple[_Axis, _Axis]:
+def _read_axes(ctx: NodeContext, pooling: _Pooling, spatial: Tuple[int, ...]) -> Tuple[_Axis, ...]:
+    rank = len(spatial)
     kernel = ctx.attrs.int_tuple("kernel", ())
-    stride = ctx.spatial_attr("stride", (1, 1))
-    pad = ctx.spatial_attr("pad", (0, 0))
+    stride = ctx.spatial_attr("stride", (1,) * rank, rank)
+    pad = ctx.spatial_attr("pad", (0,) * rank, rank)
     if pooling.global_pool:  # MXNet ignores kernel, stride and pad then
-        return _Axis(spatial[0], spatial[0], 1, 0), _Axis(spatial[1], spatial[1], 1, 0)
-    if len(kernel) != 2:
-        raise ctx.error(f"only 2-d pooling is supported (kernel {kernel})")
-    axes = (_Axis(spatial[0], kernel[0], stride[0], pad[0]), _Axis(spatial[1], kernel[1], stride[1], pad[1]))
+        return tuple(_Axis(size, size, 1, 0) for size in spatial)
+    if len(kernel) != rank:
+        raise ctx.error(f"kernel {kernel} does not match the {rank}-d pooling of input {ctx.input(0).shape}")
+    axes = tuple(_Axis(*values) for values in zip(spatial, kernel, stride, pad))
     for axis in axes:
         if axis.kernel > axis.size + 2 * axis.pad:
             raise ctx.error(f"kernel {kernel} is larger than the padded input {spatial} (pad {pad})")
@@ -166,36 +198,20 @@ def _mxnet_divisors(pooling: _Pooling, axis: _Axis, count: int) -> np.ndarray:
 
 def _correction(
     pooling: _Pooling, axes: Sequence[_Axis], caffe_axes: Sequence[_Axis], counts: Sequence[int]
-) -> Optional[np.ndarray]:
-    """MXNet value / Caffe AVE value per output position, or None if it is 1 everywhere.
+) -> np.ndarray:
+    """MXNet value / Caffe AVE value per output position (ones for MAX).
 
     Both divisors are products of one factor per axis, so the map is an outer product."""
     if pooling.method != "AVE":
-        return None
+        return np.ones(tuple(counts), dtype=np.float32)
     ratios = [
         _window_divisors(caffe_axis, count) / _mxnet_divisors(pooling, axis, count)
         for axis, caffe_axis, count in zip(axes, caffe_axes, counts)
     ]
-    correction = np.outer(ratios[0], ratios[1]).astype(np.float32)
-    return None if np.all(correction == 1) else correction
+    return np.outer(ratios[0], ratios[1]).astype(np.float32)
 
 
-def _zero_pad_stage(channels: int, axes: Sequence[_Axis]) -> _Stage:
-    """x * 1 per channel with pad: the input framed by zeros, exactly."""
-    params = {
-        "num_output": channels,
-        "bias_term": False,
-        "kernel_h": 1,
-        "kernel_w": 1,
-        "pad_h": axes[0].pad,
-        "pad_w": axes[1].pad,
-        "group": channels,
-    }
-    ones = np.ones((channels, 1, 1, 1), dtype=np.float32)
-    return _Stage("Convolution", "zero_pad", {"convolution_param": params}, (ones,))
-
-
-def _pool_stage(pooling: _Pooling, caffe_axes: Sequence[_Axis], floor: bool) -> _Stage:
+def _pool_params(pooling: _Pooling, caffe_axes: Sequence[_Axis], floor: bool) -> Dict[str, Mapping[str, Any]]:
     """`floor`: MXNet rounds the output size down where Caffe would round up; `ceil_mode: false`
     says so, and the pooling_rounding pass turns it into the chosen profile's form."""
     params: Dict[str, Any] = {"pool": pooling.method}
@@ -212,52 +228,158 @@ def _pool_stage(pooling: _Pooling, caffe_axes: Sequence[_Axis], floor: bool) -> 
         )
     if floor:
         params["ceil_mode"] = False
-    return _Stage("Pooling", "pool", {"pooling_param": params})
+    return {"pooling_param": params}
+
+
+def _plane(
+    pooling: _Pooling, axes: Sequence[_Axis], counts: Sequence[int], view: Shape, tag: str
+) -> Tuple[List[_Stage], float]:
+    """Stages pooling the last two axes of the 4-d `view`, and a factor still to apply (lp pooling
+    leaves a uniform divisor correction to its root's Power, which scales for free)."""
+    n, channels = view[:2]
+    out = (n, channels) + tuple(counts)
+    padding = pooling.zero_pad and any(axis.pad for axis in axes)
+    caffe_axes = [axis.padded() for axis in axes] if padding else list(axes)
+    stages = []
+    if padding:
+        type_, params, blobs = zero_pad_convolution(channels, axes[0].pad, axes[1].pad)
+        stages.append(_Stage(type_, "zero_pad" + tag, params, (n, channels) + tuple(a.size for a in caffe_axes), blobs))
+    floor = [axis.caffe_count() for axis in caffe_axes] != list(counts)
+    stages.append(_Stage("Pooling", "pool" + tag, _pool_params(pooling, caffe_axes, floor), out))
+    correction = _correction(pooling, axes, caffe_axes, counts)
+    uniform = bool(np.all(correction == correction.flat[0]))
+    if uniform and (pooling.power > 1 or correction.flat[0] == 1):
+        return stages, float(correction.flat[0])
+    scale = {"scale_param": {"axis": 2, "num_axes": 2}}
+    stages.append(_Stage("Scale", "divisor" + tag, scale, out, (correction,)))
+    return stages, 1.0
+
+
+def _reshape(suffix: str, shape: Shape) -> _Stage:
+    return _Stage("Reshape", suffix, reshape_param(shape), shape)
+
+
+def _spatial_stages(
+    pooling: _Pooling, axes: Sequence[_Axis], counts: Sequence[int], n: int, channels: int
+) -> Tuple[List[_Stage], float]:
+    """The pooling of every spatial axis as 2-d poolings of 4-d views (see the module docstring)."""
+    sizes = [axis.size for axis in axes]
+    out = (n, channels) + tuple(counts)
+    if len(axes) == 2:
+        return _plane(pooling, axes, counts, (n, channels, *sizes), "")
+    if len(axes) == 1:
+        view = (n, channels, 1, sizes[0])
+        stages, factor = _plane(pooling, (_unit_axis(1), axes[0]), (1, counts[0]), view, "")
+        return [_reshape("plane", view)] + stages + [_reshape("pooled", out)], factor
+    depth, height, width = axes
+    if pooling.global_pool:
+        view = (n, channels, depth.size, height.size * width.size)
+        global_axes = (depth, _Axis(view[3], view[3], 1, 0))
+        stages, factor = _plane(pooling, global_axes, (1, 1), view, "")
+        return [_reshape("volume", view)] + stages + [_reshape("pooled", out)], factor
+    planes = (n, channels * depth.size, height.size, width.size)
+    plane_stages, plane_factor = _plane(pooling, (height, width), counts[1:], planes, "_hw")
+    area = counts[1] * counts[2]
+    columns = (n, channels, depth.size, area)
+    depth_stages, depth_factor = _plane(pooling, (depth, _unit_axis(area)), (counts[0], area), columns, "_d")
+    stages = [_reshape("planes", planes)] + plane_stages + [_reshape("columns", columns)] + depth_stages
+    return stages + [_reshape("pooled", out)], plane_factor * depth_factor
+
+
+def _power(suffix: str, shape: Shape, power: float, scale: float = 1.0) -> _Stage:
+    return _Stage("Power", suffix, {"power_param": {"power": power, "scale": scale, "shift": 0.0}}, shape)
+
+
+def _layers(ctx: NodeContext, stages: Sequence[_Stage]) -> Tuple[List[Layer], Dict[str, Shape]]:
+    """The chain of `stages` from the node's input, and the shapes of its helper blobs (the
+    pooling_rounding pass reads the shape of a Pooling layer's input)."""
+    steps = [(stage.suffix, stage.type, stage.params) for stage in stages]
+    layers = ctx.chain(ctx.input(0).blob, steps, [stage.blobs for stage in stages])
+    return layers, {layer.tops[0]: stage.shape for layer, stage in zip(layers[:-1], stages[:-1])}
+
+
+def _signed_cube_root(ctx: NodeContext, stages: List[_Stage], factor: float, out: Shape) -> Converted:
+    """cbrt(factor * s) of the window sums s the `stages` end with, as relu(factor * s)^(1/3) -
+    relu(-factor * s)^(1/3): the chain takes the positive part, a branch the negative one."""
+    positive = [
+        _Stage("ReLU", "positive", {}, out),
+        _power("positive_root", out, 1.0 / 3.0, factor),
+        _Stage("Eltwise", "", {"eltwise_param": {"operation": "SUM", "coeff": [1.0, -1.0]}}, out),
+    ]
+    layers, helpers = _layers(ctx, stages + positive)
+    sums = layers[len(stages) - 1].tops[0]
+    negated, negative, negative_root = (ctx.layer_name(suffix) for suffix in ("negated", "negative", "negative_root"))
+    power = {"power_param": {"power": 1.0, "scale": -factor, "shift": 0.0}}
+    root = {"power_param": {"power": 1.0 / 3.0, "scale": 1.0, "shift": 0.0}}
+    branch = [
+        ctx.layer("Power", [sums], [negated], power, suffix="negated"),
+        ctx.layer("ReLU", [negated], [negative], suffix="negative"),
+        ctx.layer("Power", [negative], [negative_root], root, suffix="negative_root"),
+    ]
+    difference = dataclasses.replace(layers[-1], bottoms=layers[-1].bottoms + (negative_root,))
+    helpers.update({negated: out, negative: out, negative_root: out})
+    return Converted(
+        layers=tuple(layers[:-1] + branch + [difference]),
+        outputs=(Tensor(ctx.output_blob(), out),),
+        helper_shapes=helpers,
+    )
 
 
 def _convert(ctx: NodeContext, pooling: _Pooling, axes: Sequence[_Axis]) -> Converted:
     data = ctx.input(0)
+    n, channels = data.shape[:2]
     counts = [_mxnet_count(ctx, pooling, axis) for axis in axes]
-    padding = pooling.zero_pad and any(axis.pad for axis in axes)
-    caffe_axes = [axis.padded() for axis in axes] if padding else list(axes)
-    caffe_counts = [axis.caffe_count() for axis in caffe_axes]
-    stages = [_zero_pad_stage(data.shape[1], axes)] if padding else []
-    stages.append(_pool_stage(pooling, caffe_axes, floor=caffe_counts != counts))
-    correction = _correction(pooling, axes, caffe_axes, counts)
-    if correction is not None:
-        stages.append(_Stage("Scale", "divisor", {"scale_param": {"axis": 2, "num_axes": 2}}, (correction,)))
-    steps = [(stage.suffix, stage.type, stage.params) for stage in stages]
-    layers = ctx.chain(data.blob, steps, [stage.blobs for stage in stages])
-    out = Tensor(ctx.output_blob(), tuple(data.shape[:2]) + tuple(counts))
-    # the pooling_rounding pass reads the shape of the pooling layer's input
-    padded = {layers[0].tops[0]: tuple(data.shape[:2]) + tuple(axis.size for axis in caffe_axes)} if padding else {}
-    return Converted(layers=tuple(layers), outputs=(out,), helper_shapes=padded)
+    out = (n, channels) + tuple(counts)
+    stages = [_power("power", data.shape, float(pooling.power))] if pooling.power > 1 else []
+    spatial, factor = _spatial_stages(pooling, axes, counts, n, channels)
+    stages += spatial
+    if pooling.power == 3:
+        return _signed_cube_root(ctx, stages, factor, out)
+    if pooling.power == 2:
+        stages.append(_power("root", out, 0.5, factor))
+    layers, helpers = _layers(ctx, stages)
+    return Converted(layers=tuple(layers), outputs=(Tensor(ctx.output_blob(), out),), helper_shapes=helpers)
 
 
-def _spatial(ctx: NodeContext) -> Tuple[int, int]:
+def _spatial(ctx: NodeContext, ranks: Sequence[int]) -> Tuple[int, ...]:
     shape = ctx.input(0).shape
-    if len(shape) != 4:
-        raise ctx.error(f"only 2-d pooling on NCHW input is supported (input {shape})")
-    return shape[2], shape[3]
+    if len(shape) - 2 not in ranks:
+        supported = "/".join(f"{rank}-d" for rank in ranks)
+        raise ctx.error(f"only {supported} pooling of (N, C, spatial...) input is supported (input {shape})")
+    return tuple(shape[2:])
 
 
 @converter("Pooling", "Pooling_v1")
 def convert_pooling(ctx: NodeContext) -> Converted:
-    pooling = _read_pooling(ctx, legacy=ctx.node.op == "Pooling_v1")
-    return _convert(ctx, pooling, _read_axes(ctx, pooling, _spatial(ctx)))
+    legacy = ctx.node.op == "Pooling_v1"
+    spatial = _spatial(ctx, (2,) if legacy else (1, 2, 3))
+    pooling = _read_pooling(ctx, legacy, len(spatial))
+    return _convert(ctx, pooling, _read_axes(ctx, pooling, spatial))
+
+
+def adaptive_bins(size: int, out: int) -> np.ndarray:
+    """(out, size) averaging weights of MXNet's adaptive bins: bin i is
+    [floor(i * size / out), ceil((i + 1) * size / out)); bins may differ in size and overlap."""
+    matrix = np.zeros((out, size), dtype=np.float64)
+    for i in range(out):
+        start, stop = i * size // out, -(-(i + 1) * size // out)
+        matrix[i, start:stop] = 1.0 / (stop - start)
+    return matrix
 
 
 @converter("_contrib_AdaptiveAvgPooling2D")
 def convert_adaptive_avg_pooling(ctx: NodeContext) -> Converted:
-    """Global average for output size 1; plain average pooling when the output size
-    divides the input (then every adaptive bin is one kernel = stride window)."""
-    spatial = _spatial(ctx)
+    """Global average for output size 1; plain average pooling when the output size divides
+    the input (every bin is then one kernel = stride window); otherwise the bins as averaging
+    matrices, one per axis (resize.separable_product): exact up to the order of summation."""
+    data = ctx.input(0)
+    spatial = _spatial(ctx, (2,))
     output_size = ctx.spatial_attr("output_size", (1, 1))
-    if any(out <= 0 or size % out for size, out in zip(spatial, output_size)):
-        raise ctx.error(
-            f"output_size {output_size} does not divide the input size {spatial}: the adaptive "
-            "bins then differ in size and overlap, which no Caffe pooling reproduces"
-        )
+    if min(output_size) <= 0:
+        raise ctx.error(f"output_size {output_size} must be positive")
+    if any(size % out for size, out in zip(spatial, output_size)):
+        rows, columns = (adaptive_bins(size, out) for size, out in zip(spatial, output_size))
+        return separable_product(ctx, data, rows, columns)
     global_pool = output_size == (1, 1)
     pooling = _Pooling("AVE", "window", global_pool, full=False, zero_pad=False)
     axes = [_Axis(size, size // out, size // out, 0) for size, out in zip(spatial, output_size)]

@@ -13,6 +13,7 @@ from ..options import ConvertOptions
 from . import (
     drop_training,
     fold_input_affine,
+    fold_pad,
     fuse_batch_norm,
     insert_preprocessing,
     opencv_fusion_guards,
@@ -31,6 +32,7 @@ GRAPH_PASSES: Tuple[GraphPass, ...] = (
 )
 
 NET_PASSES: Tuple[NetPass, ...] = (
+    fold_pad.run,  # first: it changes the pad pooling_rounding reads
     pooling_rounding.run,
     fuse_batch_norm.run,
     opencv_fusion_guards.run,  # after fuse_batch_norm: only the BatchNorms it left
