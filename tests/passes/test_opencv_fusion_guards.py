@@ -1,6 +1,7 @@
 """passes/opencv_fusion_guards.py: BatchNorms OpenCV would fuse wrongly get a Reshape before them."""
 
 import mxnet as mx
+import numpy as np
 import pytest
 
 import mxnet2caffe
@@ -33,7 +34,7 @@ def test_only_the_misfused_pairs_are_guarded(producer, guarded):
         assert [(layer.type, layer.bottoms) for layer in net.layers] == [
             (producer.type, ("data",)), ("Reshape", ("up",)), ("BatchNorm", ("up/unfused",)),
         ]
-        assert net.layers[1].params == {"reshape_param": {"shape": {"dim": [0, 0, 0, 0]}}}
+        assert net.layers[1].params == {"reshape_param": {"shape": {"dim": [0]}, "num_axes": 1}}
         assert net.shapes["up/unfused"] == (1, 4, 10, 10) and "OpenCV would fuse" in net.notes[0]
     else:
         assert [layer.type for layer in net.layers] == [producer.type, "BatchNorm"] and not net.notes
@@ -84,3 +85,14 @@ def test_a_scaling_after_a_power_is_kept_apart(power, reader, guarded):
               layers=[Layer("up", "Power", ("data",), ("up",), {"power_param": power}), reader])
     net = opencv_fusion_guards.run(net, ConvertOptions())
     assert [layer.type for layer in net.layers] == (["Power", "Reshape", reader.type] if guarded else ["Power", reader.type])
+
+
+def test_a_guard_fits_a_blob_of_any_rank(tmp_path):
+    """1 / x of a 1-d divisor broadcast onto a 4-d blob: the guard after the Power(-1) is on a 1-d
+    helper blob whose shape the net does not record (a rank-4 Reshape aborted Caffe)."""
+    sym = mx.sym.broadcast_div(mx.sym.Variable("lhs"), mx.sym.Variable("rhs"), name="result")
+    inputs = {
+        "lhs": np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32),
+        "rhs": np.random.default_rng(1).uniform(0.5, 1.5, (5,)).astype(np.float32),
+    }
+    assert_converts_exactly(sym, {"lhs": (2, 3, 4, 5), "rhs": (5,)}, tmp_path, inputs=inputs)

@@ -6,10 +6,11 @@ reader OpenCV folds into it wrongly:
   treats the weights as ungrouped (relative error 0.2 to 0.6 measured);
 - a BatchNorm after an InnerProduct whose axis is not 1 (FullyConnected flatten=False on 3-d
   input): it scales the wrong axis;
-- a Power with power 1 or a Scale after a Power with another power: OpenCV applies the scaling
+- a Power with power 1 or a one-bottom Scale after a Power with another power: OpenCV applies the scaling
   before the power (sqrt(x) * 2 became sqrt(2 x)).
 
-A Reshape that keeps the shape (dims 0: copy) between the two stops the fusion and costs nothing.
+A Reshape that keeps the shape between the two stops the fusion and costs nothing: axis 0 replaced
+by itself (dim 0: copy, num_axes 1), so it fits a blob of any rank.
 --fuse-bn folds the BatchNorms it can into the layer itself first.
 """
 
@@ -37,7 +38,8 @@ def _power(layer: Layer) -> float:
 
 
 def _scales(layer: Layer) -> bool:
-    return layer.type == "Scale" or (layer.type == "Power" and _power(layer) == 1.0)
+    """A one-bottom scaling (a two-bottom Scale multiplies by a blob: OpenCV leaves it alone)."""
+    return len(layer.bottoms) == 1 and (layer.type == "Scale" or (layer.type == "Power" and _power(layer) == 1.0))
 
 
 def _grouped_deconvolution(layer: Layer) -> bool:
@@ -58,8 +60,7 @@ RULES: Tuple[Rule, ...] = (
 def _guard(net: Net, layer: Layer, readers: List[Layer]) -> None:
     top = layer.tops[0]
     kept = net.fresh_name(helper_name(top, "unfused"))
-    rank = len(net.shapes[top]) if top in net.shapes else 4
-    guard = Layer(kept, "Reshape", (top,), (kept,), {"reshape_param": {"shape": {"dim": [0] * rank}}})
+    guard = Layer(kept, "Reshape", (top,), (kept,), {"reshape_param": {"shape": {"dim": [0]}, "num_axes": 1}})
     net.insert(net.index(layer) + 1, [guard])
     if top in net.shapes:
         net.shapes[kept] = net.shapes[top]
