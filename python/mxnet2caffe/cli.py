@@ -135,7 +135,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     """The op histogram of what would be converted, unsupported ops, and what the passes would
     do (the net passes need the params and input shapes)."""
     options = _options(args)
-    graph = run_graph_passes(read_symbol(args.symbol), options)
+    graph = read_symbol(args.symbol)
+    graph.params = read_params(args.params) if args.params else {}
+    graph = run_graph_passes(graph, options)
     nodes = graph.reachable()
     ops = Counter(node.op for node in nodes if not node.is_variable)
     missing = Counter(op for op, _ in unsupported_nodes(graph))
@@ -144,8 +146,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     for op, count in sorted(ops.items(), key=lambda item: (-item[1], item[0])):
         mark = "  UNSUPPORTED" if op in missing else ""
         print(f"  {op:<{width}}  {count:>5}{mark}")
-    params = read_params(args.params) if args.params else {}
-    print("inputs: " + ", ".join(likely_data_inputs(graph, params)))
+    print("inputs: " + ", ".join(likely_data_inputs(graph, graph.params)))
     heads = [graph.node(ref).name for ref in graph.heads]
     print("heads: " + ", ".join(heads))
     if missing:
@@ -159,7 +160,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     print("all ops supported")
     if args.params and args.input_shape:
         name = Path(args.symbol).stem.replace("-symbol", "")
-        notes = build_net(graph, params, _shapes(args.input_shape), options, name).notes
+        notes = build_net(graph, graph.params, _shapes(args.input_shape), options, name).notes
     else:
         notes = graph.notes + ["(give PARAMS and --input-shape to see what the net passes would do too)"]
     for note in notes:

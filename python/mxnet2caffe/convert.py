@@ -49,10 +49,10 @@ def convert(
     a name->array dict); `input_shapes` maps input names to shapes ('' for the only input).
     """
     graph = symbol if isinstance(symbol, Graph) else read_symbol(symbol)
-    arrays = params if isinstance(params, Mapping) else read_params(params)
+    graph.params = dict(params) if isinstance(params, Mapping) else read_params(params)
     name = Path(output).name if output is not None else Path(graph.source).stem.replace("-symbol", "")
     options = options or ConvertOptions()
-    net = build_net(run_graph_passes(graph, options), arrays, input_shapes, options, name)
+    net = build_net(run_graph_passes(graph, options), graph.params, input_shapes, options, name)
     for note in net.notes:
         log.info("%s", note)
     prototxt = caffemodel = None

@@ -16,7 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from . import converters  # noqa: F401  (registers every converter)
-from .caffe.net import Layer, Net, Shape, Tensor
+from .caffe.net import InputTransform, Layer, Net, Shape, Tensor
 from .converters.context import Converted, NodeContext
 from .converters.registry import is_supported, lookup
 from .errors import ConversionError, NodeError, ShapeError, UnsupportedOpsError
@@ -184,6 +184,11 @@ def lower(
     if missing:
         raise _unsupported_ops_error(graph, missing)
     shapes = resolve_input_shapes(graph, params, input_shapes)
+    for variable, axes in graph.input_axes.items():  # MXNet's layout given, the Caffe model's taken
+        if variable in shapes:
+            if len(shapes[variable]) != len(axes):
+                raise ShapeError(f"{graph.source}: input '{variable}' has shape {shapes[variable]}, not {len(axes)}-d")
+            shapes[variable] = tuple(shapes[variable][axis] for axis in axes)
     net = Net(name=name)
     names = _Names()
     tensors: Dict[TensorRef, Tensor] = {}
@@ -199,6 +204,9 @@ def lower(
                     net.inputs.append(tensor)
                     net.shapes[tensor.blob] = tensor.shape
                     net.names.add(node.name, tensor.blob)  # MXNet lists a variable by its name
+                    if node.name in graph.input_axes:  # verify lays Caffe's input out as MXNet's
+                        inverse = tuple(int(axis) for axis in np.argsort(graph.input_axes[node.name]))
+                        net.input_transforms[tensor.blob] = InputTransform(axes=inverse)
                 tensors[TensorRef(node.id, 0)] = tensor
             continue
         context, placeholders = _context(graph, node, tensors, params, options)
@@ -210,8 +218,9 @@ def lower(
         for index, tensor in enumerate(converted.outputs):
             tensors[TensorRef(node.id, index)] = tensor
             net.shapes[tensor.blob] = tensor.shape
-            key = output_key(mxnet_output_name(node.name, index, count, node.op), node.occurrence)
-            net.names.add(key, tensor.blob)
+            if node.id not in graph.relaid:  # else Caffe holds the value in another layout
+                key = output_key(mxnet_output_name(node.name, index, count, node.op), node.occurrence)
+                net.names.add(key, tensor.blob)
         _log_unread_attributes(node)
     for key, ref in graph.aliases.items():
         if ref in tensors and not graph.node(ref).is_variable:

@@ -11,7 +11,7 @@ from mxnet2caffe.naming import NameMap
 
 def test_input_transforms_round_trip_with_the_map():
     net = Net("n", inputs=[Tensor("data", (1, 3, 4, 4))], names=NameMap([("data", "data"), ("conv_output", "conv")]))
-    net.input_transforms["data"] = InputTransform((123.675, 116.28, 103.53), (58.395, 57.12, 57.375), True)
+    net.input_transforms["data"] = InputTransform((123.675, 116.28, 103.53), (58.395, 57.12, 57.375), True, (0, 2, 3, 1))
     text = "\n".join(header_lines(net)) + '\nname: "n"\n'
     assert text.startswith(HEADER)
     stored = read_annotations(text)
@@ -34,3 +34,9 @@ def test_without_swap_channels_keep_their_order():
     transform = InputTransform((1.0,), (0.5,), swap_rgb=False)
     raw = np.full((1, 1, 2, 2), 3.0, dtype=np.float32)
     np.testing.assert_array_equal(transform.mxnet_input(raw), np.full((1, 1, 2, 2), 4.0, dtype=np.float32))
+
+
+def test_axes_lay_the_result_out_as_mxnet_takes_it():
+    transform = InputTransform(axes=(0, 2, 3, 1))  # the Caffe model takes NCHW, MXNet NHWC
+    raw = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    np.testing.assert_array_equal(transform.mxnet_input(raw), raw.transpose(0, 2, 3, 1))

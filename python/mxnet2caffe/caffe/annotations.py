@@ -32,7 +32,12 @@ class Annotations:
 def header_lines(net: Net) -> List[str]:
     lines = [HEADER]
     for blob, transform in net.input_transforms.items():
-        record = {"mean": list(transform.mean), "std": list(transform.std), "swap_rgb": transform.swap_rgb}
+        record = {
+            "mean": list(transform.mean),
+            "std": list(transform.std),
+            "swap_rgb": transform.swap_rgb,
+            "axes": None if transform.axes is None else list(transform.axes),
+        }
         lines.append(_INPUT + json.dumps({"blob": blob, **record}))
     lines += [_MAP + json.dumps([key, blob]) for key, blob in net.names.items()]
     return lines
@@ -51,5 +56,6 @@ def read_annotations(text: str) -> Annotations:
             record = json.loads(line[len(_INPUT):])
             mean = tuple(float(v) for v in record["mean"])
             std = tuple(float(v) for v in record["std"])
-            inputs[str(record["blob"])] = InputTransform(mean, std, bool(record["swap_rgb"]))
+            axes = None if record.get("axes") is None else tuple(int(v) for v in record["axes"])
+            inputs[str(record["blob"])] = InputTransform(mean, std, bool(record["swap_rgb"]), axes)
     return Annotations(NameMap(entries), inputs)

@@ -40,12 +40,14 @@ class Layer:
 
 @dataclass(frozen=True)
 class InputTransform:
-    """What the MXNet model is fed when the Caffe model takes raw pixels x (--mean/--std/--swap-rgb):
-    (x[channels reversed if swap_rgb] - mean) / std, per channel in the MXNet model's order."""
+    """What the MXNet model is fed, given what the Caffe model takes: raw pixels x (--mean/--std/
+    --swap-rgb) become (x[channels reversed if swap_rgb] - mean) / std, per channel in the MXNet
+    model's order; then `axes` lays the NCHW result out as MXNet's input (NHWC: (0, 2, 3, 1))."""
 
-    mean: Tuple[float, ...]
-    std: Tuple[float, ...]
-    swap_rgb: bool
+    mean: Tuple[float, ...] = (0.0,)
+    std: Tuple[float, ...] = (1.0,)
+    swap_rgb: bool = False
+    axes: Optional[Tuple[int, ...]] = None
 
     def mxnet_input(self, raw: np.ndarray) -> np.ndarray:
         x = np.asarray(raw, dtype=np.float64)
@@ -53,7 +55,8 @@ class InputTransform:
             x = x[:, ::-1]
         mean = np.asarray(self.mean, dtype=np.float64).reshape(1, -1, 1, 1)
         std = np.asarray(self.std, dtype=np.float64).reshape(1, -1, 1, 1)
-        return ((x - mean) / std).astype(np.float32)
+        x = (x - mean) / std
+        return np.ascontiguousarray((x if self.axes is None else x.transpose(self.axes)).astype(np.float32))
 
 
 @dataclass

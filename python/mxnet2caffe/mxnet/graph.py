@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Set, Tuple, Union
 
+import numpy as np
+
 from ..attrs import Attrs
 
 
@@ -50,6 +52,12 @@ class Graph:
     notes: List[str] = field(default_factory=list)
     # MXNet output name (naming.output_key) of a removed node -> the output holding its value
     aliases: Dict[str, TensorRef] = field(default_factory=dict)
+    # the values of the variables the .params file holds (passes may add constants)
+    params: Dict[str, np.ndarray] = field(default_factory=dict)
+    # data input -> the axes that take MXNet's layout of it to the Caffe model's (NHWC -> NCHW)
+    input_axes: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
+    # nodes whose outputs the Caffe model holds in another layout: verify cannot compare them
+    relaid: Set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._by_id: Dict[int, Node] = {node.id: node for node in self.nodes}
@@ -82,6 +90,14 @@ class Graph:
             if old in node.inputs:
                 node.inputs = tuple(new if ref == old else ref for ref in node.inputs)
         self.heads = [new if ref == old else ref for ref in self.heads]
+
+    def add_variable(self, name: str, value: np.ndarray, before: Node) -> TensorRef:
+        """A new variable holding `value` (a constant a pass made), placed before `before`."""
+        node = Node(max(self._by_id) + 1, name, "null", Attrs(name, "null", {}), ())
+        self.nodes.insert(self.nodes.index(before), node)
+        self._by_id[node.id] = node
+        self.params[name] = value
+        return TensorRef(node.id, 0)
 
     def remove(self, ids: Iterable[int]) -> None:
         """Drops the nodes; nothing left may read them."""

@@ -16,6 +16,7 @@ from . import (
     fold_pad,
     fuse_batch_norm,
     insert_preprocessing,
+    nchw_input,
     opencv_fusion_guards,
     pooling_rounding,
     remove_identities,
@@ -29,6 +30,7 @@ GRAPH_PASSES: Tuple[GraphPass, ...] = (
     select_outputs.run,  # first: what is cut away needs no other pass
     drop_training.run,
     remove_identities.run,
+    nchw_input.run,  # after identities are gone: the transpose must follow the input directly
 )
 
 NET_PASSES: Tuple[NetPass, ...] = (

@@ -144,7 +144,10 @@ def run(net: Net, options: ConvertOptions) -> Net:
         raise ConversionError(f"--swap-rgb needs 3 channels; the input '{tensor.blob}' has {channels}")
     mean = _per_channel("mean", options.mean, 0.0, tensor)
     std = _per_channel("std", options.std, 1.0, tensor)
-    net.input_transforms[tensor.blob] = InputTransform(tuple(mean), tuple(std), options.swap_rgb)
+    layout = net.input_transforms.get(tensor.blob, InputTransform())  # an NHWC input's, say
+    net.input_transforms[tensor.blob] = dataclasses.replace(
+        layout, mean=tuple(mean), std=tuple(std), swap_rgb=options.swap_rgb
+    )
     done: List[str] = []
     blob = tensor.blob
     if options.mean is not None or options.std is not None:

@@ -35,7 +35,9 @@ def mxnet_executor(
             kind, name = "", key
         (aux if kind == "aux" or name in sym.list_auxiliary_states() else args)[name] = value
     args.update({name: mx.nd.array(value) for name, value in inputs.items()})
-    arg_shapes, _, _ = sym.infer_shape(**{name: value.shape for name, value in inputs.items()})
+    # every known shape: broadcast ops cannot infer a constant operand's shape from the data's
+    known = {name: value.shape for name, value in args.items() if name in sym.list_arguments()}
+    arg_shapes, _, _ = sym.infer_shape(**known)
     for name, shape in zip(sym.list_arguments(), arg_shapes):
         args.setdefault(name, mx.nd.zeros(shape))  # training labels: unused at inference
     if internals:
