@@ -27,8 +27,8 @@ def mxnet_executor(
     saved = mx.nd.load(str(params))
     if isinstance(saved, list):  # mx.nd.load gives a list for a file with no arrays
         saved = {}
-    args: Dict[str, object] = {}
-    aux: Dict[str, object] = {}
+    args: Dict[str, Any] = {}  # name -> mx.nd.NDArray (MXNet has no type hints)
+    aux: Dict[str, Any] = {}
     for key, value in saved.items():
         kind, _, name = key.partition(":")
         if not name:  # Gluon's bare names
