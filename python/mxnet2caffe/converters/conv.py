@@ -2,11 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Union
+from dataclasses import dataclass
+from typing import Dict, List, Tuple, Union
 
-from ..caffe.net import Shape
+from ..caffe.net import Shape, Tensor
 from .context import Converted, NodeContext
 from .registry import converter
+
+
+@dataclass(frozen=True)
+class ConvAttrs:
+    """What Convolution and Deconvolution share of their attributes (pad is each one's own)."""
+
+    kernel: Tuple[int, ...]
+    stride: Tuple[int, ...]
+    dilate: Tuple[int, ...]
+    num_filter: int
+    group: int
+    no_bias: bool
+
+
+def read_conv_attrs(ctx: NodeContext, data: Tensor, what: str, no_bias_default: bool) -> ConvAttrs:
+    """The shared attributes, checked: 2-d, NCHW, channels and filters divide into the groups.
+    `what` names the operation in messages."""
+    kernel = ctx.attrs.int_tuple("kernel")
+    if len(kernel) != 2 or len(data.shape) != 4:
+        raise ctx.error(f"only 2-d {what} on NCHW input is supported (kernel {kernel}, input {data.shape})")
+    layout = ctx.attrs.str("layout", None)
+    if layout not in (None, "NCHW"):
+        raise ctx.error(f"layout {layout} is not supported, only NCHW")
+    ctx.attrs.str("workspace", None)  # memory hints for MXNet's own kernels
+    ctx.attrs.str("cudnn_tune", None)
+    ctx.attrs.str("cudnn_off", None)
+    attrs = ConvAttrs(
+        kernel=kernel,
+        stride=ctx.spatial_attr("stride", (1, 1)),
+        dilate=ctx.spatial_attr("dilate", (1, 1)),
+        num_filter=ctx.attrs.int("num_filter"),
+        group=ctx.attrs.int("num_group", 1),
+        no_bias=ctx.attrs.bool("no_bias", no_bias_default),
+    )
+    channels, filters, group = data.shape[1], attrs.num_filter, attrs.group
+    if channels % group or filters % group:
+        raise ctx.error(f"{channels} input channels / {filters} filters do not divide into {group} groups")
+    return attrs
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
@@ -16,24 +55,11 @@ def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: in
 @converter("Convolution", "Convolution_v1")
 def convert_convolution(ctx: NodeContext) -> Converted:
     data = ctx.input(0)
-    kernel = ctx.attrs.int_tuple("kernel")
-    if len(kernel) != 2 or len(data.shape) != 4:
-        raise ctx.error(f"only 2-d convolution on NCHW input is supported (kernel {kernel}, input {data.shape})")
-    stride = ctx.spatial_attr("stride", (1, 1))
+    attrs = read_conv_attrs(ctx, data, "convolution", no_bias_default=False)
+    kernel, stride, dilate = attrs.kernel, attrs.stride, attrs.dilate
+    num_filter, group, no_bias = attrs.num_filter, attrs.group, attrs.no_bias
     pad = ctx.spatial_attr("pad", (0, 0))
-    dilate = ctx.spatial_attr("dilate", (1, 1))
-    num_filter = ctx.attrs.int("num_filter")
-    group = ctx.attrs.int("num_group", 1)
-    no_bias = ctx.attrs.bool("no_bias", False)
-    layout = ctx.attrs.str("layout", None)
-    if layout not in (None, "NCHW"):
-        raise ctx.error(f"layout {layout} is not supported, only NCHW")
-    ctx.attrs.str("workspace", None)  # memory hints for MXNet's own kernels
-    ctx.attrs.str("cudnn_tune", None)
-    ctx.attrs.str("cudnn_off", None)
     n, channels, height, width = data.shape
-    if channels % group or num_filter % group:
-        raise ctx.error(f"{channels} input channels / {num_filter} filters do not divide into {group} groups")
     blobs = [ctx.param(1, (num_filter, channels // group) + kernel)]
     if not no_bias:
         blobs.append(ctx.param(2, (num_filter,)))

@@ -31,6 +31,7 @@ import numpy as np
 from ..caffe.forms import crop, size_reference
 from ..caffe.net import Layer, Tensor
 from .context import Converted, NodeContext
+from .conv import read_conv_attrs
 from .registry import converter
 
 log = logging.getLogger(__name__)
@@ -112,23 +113,10 @@ def _caffe_weights(weights: np.ndarray, dilate: Pair, axes: Sequence[_Axis]) -> 
 @converter("Deconvolution")
 def convert_deconvolution(ctx: NodeContext) -> Converted:
     data = ctx.input(0)
-    kernel = ctx.attrs.int_tuple("kernel")
-    if len(kernel) != 2 or len(data.shape) != 4:
-        raise ctx.error(f"only 2-d deconvolution on NCHW input is supported (kernel {kernel}, input {data.shape})")
-    stride = ctx.spatial_attr("stride", (1, 1))
-    dilate = ctx.spatial_attr("dilate", (1, 1))
-    num_filter = ctx.attrs.int("num_filter")
-    group = ctx.attrs.int("num_group", 1)
-    no_bias = ctx.attrs.bool("no_bias", True)  # unlike Convolution, MXNet's default is no bias
-    layout = ctx.attrs.str("layout", None)
-    if layout not in (None, "NCHW"):
-        raise ctx.error(f"layout {layout} is not supported, only NCHW")
-    ctx.attrs.str("workspace", None)  # memory hints for MXNet's own kernels
-    ctx.attrs.str("cudnn_tune", None)
-    ctx.attrs.str("cudnn_off", None)
+    attrs = read_conv_attrs(ctx, data, "deconvolution", no_bias_default=True)  # unlike Convolution's default
+    kernel, stride, dilate = attrs.kernel, attrs.stride, attrs.dilate
+    num_filter, group, no_bias = attrs.num_filter, attrs.group, attrs.no_bias
     n, channels, height, width = data.shape
-    if channels % group or num_filter % group:
-        raise ctx.error(f"{channels} input channels / {num_filter} filters do not divide into {group} groups")
     dilated = tuple(_dilated_size(k, d) for k, d in zip(kernel, dilate))
     pad, adj = _pad_and_adj(ctx, (height, width), dilated, stride)
     if any(a >= s for a, s in zip(adj, stride)):
