@@ -275,15 +275,18 @@ def _outputs(graph: Graph, tensors: Mapping[TensorRef, Tensor]) -> List[Tensor]:
 
 def _terminal(net: Net, outputs: List[Tensor], names: _Names) -> List[Tensor]:
     """Caffe and OpenCV take as outputs the blobs no layer reads: an output that a layer reads
-    too (an intermediate named in --outputs), or that is an input, gets a copy that is one. So
-    does an output of a layer with several tops (a Slice): OpenCV's forward(name) reaches only
-    a layer's first top, and OpenCV lists such a layer as an output only when none of its tops
-    is read."""
+    too (an intermediate named in --outputs), or that is an input, gets a copy that is one. So do
+    the outputs of a layer with several tops (a Slice) that OpenCV cannot list: it reaches such a
+    layer by its name, the first top, and lists it only when none of its tops is read."""
     read = {bottom for layer in net.layers for bottom in layer.bottoms} | {t.blob for t in net.inputs}
+    producers = {top: layer for layer in net.layers for top in layer.tops}
+    # an output that is not its layer's first top gets a copy, which reads it
+    read |= {t.blob for t in outputs if t.blob in producers and producers[t.blob].tops[0] != t.blob}
     terminal = []
     for tensor in outputs:
-        producer = net.producer(tensor.blob)
-        if tensor.blob in read or (producer is not None and len(producer.tops) > 1):
+        producer = producers.get(tensor.blob)
+        tops = producer.tops if producer is not None else ()
+        if tensor.blob in read or any(top in read for top in tops if top != tensor.blob):
             copy = names.claim(helper_name(tensor.blob, "output"))
             net.layers.append(Layer(copy, "Power", (tensor.blob,), (copy,)))  # y = x
             net.shapes[copy] = tensor.shape
