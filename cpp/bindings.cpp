@@ -8,6 +8,7 @@
 
 #include "blob_encoding.hpp"
 #include "mxnet2caffe/broadcast.hpp"
+#include "mxnet2caffe/transpose.hpp"
 
 namespace py = pybind11;
 
@@ -54,10 +55,22 @@ FloatArray broadcast(mxnet2caffe::BroadcastOp op, const FloatArray& a, const Flo
   return y;
 }
 
+FloatArray transpose(const FloatArray& x, const mxnet2caffe::Permutation& permutation) {
+  const mxnet2caffe::Shape shape(x.shape(), x.shape() + x.ndim());
+  const mxnet2caffe::Shape out_shape = mxnet2caffe::transpose_output_shape(shape, permutation);
+  FloatArray y(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+  float* out = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    mxnet2caffe::transpose_forward(x.data(), shape, permutation, out);
+  }
+  return y;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
-  m.doc() = "Native kernels of mxnet2caffe (weight blob serialization, broadcast arithmetic).";
+  m.doc() = "Native kernels of mxnet2caffe (weight blob serialization, broadcast arithmetic, transpose).";
   m.def("encode_blob", &encode_blob, py::arg("array"),
         "Serialized caffe.BlobProto (shape + packed float32 data) of an array.");
   m.def("encode_blobs_field", &encode_blobs_field, py::arg("arrays"), py::arg("field"),
@@ -74,4 +87,10 @@ PYBIND11_MODULE(_native, m) {
         "other's size or 1); ValueError when they do not broadcast so.");
   m.def("broadcast_output_shape", &mxnet2caffe::broadcast_output_shape, py::arg("a_shape"), py::arg("b_shape"),
         "The shape of broadcast(op, a, b); ValueError saying why when they do not broadcast.");
+  m.def("transpose", &transpose, py::arg("array"), py::arg("permutation"),
+        "The array in float32 with its axes reordered, axis i being axis permutation[i] of the input "
+        "(numpy.transpose); ValueError when permutation is not an order of the array's axes.");
+  m.def("transpose_output_shape", &mxnet2caffe::transpose_output_shape, py::arg("shape"), py::arg("permutation"),
+        "The shape of transpose(array, permutation) for an array of `shape`; ValueError saying why when "
+        "permutation is not an order of its axes.");
 }

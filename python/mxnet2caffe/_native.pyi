@@ -49,3 +49,11 @@ def broadcast(op: BroadcastOp, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArra
 
 def broadcast_output_shape(a_shape: Sequence[_Int], b_shape: Sequence[_Int]) -> List[int]:
     """The shape of broadcast(op, a, b); ValueError saying why when they do not broadcast."""
+
+def transpose(array: npt.ArrayLike, permutation: Sequence[_Int]) -> npt.NDArray[np.float32]:
+    """The array in float32 with its axes reordered, axis i being axis permutation[i] of the input
+    (numpy.transpose); ValueError when permutation is not an order of the array's axes."""
+
+def transpose_output_shape(shape: Sequence[_Int], permutation: Sequence[_Int]) -> List[int]:
+    """The shape of transpose(array, permutation) for an array of `shape`; ValueError saying why when
+    permutation is not an order of its axes."""

@@ -17,6 +17,10 @@ CAFFE_TREE_FILES: Dict[str, str] = {
     "caffe_layers/mx_broadcast_layer.cpp": "src/caffe/layers/mx_broadcast_layer.cpp",
     "cpp/broadcast.hpp": "include/mxnet2caffe/broadcast.hpp",
     "cpp/broadcast.cpp": "src/caffe/layers/mxnet2caffe_broadcast.cpp",
+    "caffe_layers/mx_transpose_layer.hpp": "include/caffe/layers/mx_transpose_layer.hpp",
+    "caffe_layers/mx_transpose_layer.cpp": "src/caffe/layers/mx_transpose_layer.cpp",
+    "cpp/transpose.hpp": "include/mxnet2caffe/transpose.hpp",
+    "cpp/transpose.cpp": "src/caffe/layers/mxnet2caffe_transpose.cpp",
 }
 
 
