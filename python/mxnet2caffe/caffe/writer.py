@@ -1,23 +1,40 @@
-"""Net -> .prototxt text and .caffemodel bytes, and writing both atomically."""
+"""Net -> .prototxt text and .caffemodel bytes, and writing both atomically.
+
+The .caffemodel is streamed: protobuf lengths follow from the blob shapes, so each layer's
+headers are computed up front and the float32 arrays are written from their own memory
+(memory-mapped weights go from the .params file to the output without a copy in between).
+The bytes are exactly protobuf's serialization of the whole NetParameter (fields in
+field-number order; a blob's data field before its shape field).
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, BinaryIO, Callable, List, Mapping, Optional, Tuple, Union
 
+import numpy as np
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
-from .. import _native
 from ..errors import OutputFileError
 from .annotations import header_lines
 from .net import Layer, Net
-from .schema import LayerParameter, NetParameter
+from .schema import BlobProto, BlobShape, LayerParameter, NetParameter
 
 _NET_LAYER_FIELD = NetParameter.DESCRIPTOR.fields_by_name["layer"].number
 _LAYER_BLOBS_FIELD = LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
+_BLOB_DATA_FIELD = BlobProto.DESCRIPTOR.fields_by_name["data"].number
+_BLOB_SHAPE_FIELD = BlobProto.DESCRIPTOR.fields_by_name["shape"].number
+_SHAPE_DIM_FIELD = BlobShape.DESCRIPTOR.fields_by_name["dim"].number
+_WIRE_LENGTH_DELIMITED = 2
+_LITTLE_ENDIAN_FLOAT32 = np.dtype("<f4")
+
+Chunk = Union[bytes, memoryview]
+# what write_files_atomically writes: the bytes, or a function writing them to a stream
+Contents = Union[bytes, Callable[[BinaryIO], None]]
 
 
 def _scalar(message: Message, key: str, value: Any) -> Any:
@@ -71,23 +88,69 @@ def prototxt_text(net: Net) -> str:
     return "\n".join(header_lines(net)) + "\n" + text_format.MessageToString(message)
 
 
-def caffemodel_bytes(net: Net) -> bytes:
-    """NetParameter bytes with every layer and its blobs.
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
-    Protobuf messages are concatenations of fields, so each layer is its parameter bytes
-    followed by blob fields encoded natively (float data dominates the file size).
-    """
-    chunks = [NetParameter(name=net.name).SerializeToString()]
+
+def _field_header(field: int, length: int) -> bytes:
+    """Tag and length of a length-delimited field (a message, a string, packed values)."""
+    return _varint(field << 3 | _WIRE_LENGTH_DELIMITED) + _varint(length)
+
+
+def _blob_field(array: np.ndarray) -> List[Chunk]:
+    """One `blobs` field of a LayerParameter in pieces, the float data as a view of the
+    array (C order, little-endian float32: the array is copied only if it is not)."""
+    values = np.ascontiguousarray(array, dtype=_LITTLE_ENDIAN_FLOAT32).reshape(-1)
+    dims = b"".join(_varint(dim) for dim in array.shape)
+    shape = _field_header(_SHAPE_DIM_FIELD, len(dims)) + dims if dims else b""
+    chunks: List[Chunk] = []
+    if values.size:  # protobuf writes no field for an empty packed field
+        chunks += [_field_header(_BLOB_DATA_FIELD, values.nbytes), values.data.cast("B")]
+    chunks.append(_field_header(_BLOB_SHAPE_FIELD, len(shape)) + shape)
+    return [_field_header(_LAYER_BLOBS_FIELD, sum(len(chunk) for chunk in chunks)), *chunks]
+
+
+def _fields_around_blobs(message: Message) -> Tuple[bytes, bytes]:
+    """The message's fields numbered below the blobs field and those above it, serialized."""
+    before, after = LayerParameter(), LayerParameter()
+    before.CopyFrom(message)
+    after.CopyFrom(message)
+    for field, _ in message.ListFields():
+        (after if field.number < _LAYER_BLOBS_FIELD else before).ClearField(field.name)
+    return before.SerializeToString(), after.SerializeToString()
+
+
+def _layer_chunks(layer: Layer) -> List[Chunk]:
+    """The `layer` field of the NetParameter for one layer, with its blobs, in pieces."""
+    before, after = _fields_around_blobs(_layer_message(layer))
+    blobs = [chunk for array in layer.blobs for chunk in _blob_field(array)]
+    size = len(before) + sum(len(chunk) for chunk in blobs) + len(after)
+    return [_field_header(_NET_LAYER_FIELD, size) + before, *blobs, after]
+
+
+def write_caffemodel(net: Net, stream: BinaryIO) -> None:
+    """Writes the NetParameter with every layer and its blobs to `stream`, layer by layer."""
+    stream.write(NetParameter(name=net.name).SerializeToString())
     for layer in _input_layers(net) + net.layers:
-        body = _layer_message(layer).SerializeToString()
-        if layer.blobs:
-            body += _native.encode_blobs_field(list(layer.blobs), _LAYER_BLOBS_FIELD)
-        chunks.append(_native.length_delimited(_NET_LAYER_FIELD, body))
-    return b"".join(chunks)
+        for chunk in _layer_chunks(layer):
+            stream.write(chunk)
 
 
-def write_files_atomically(contents: List[Tuple[Path, bytes]]) -> None:
-    """Writes every file to a temporary sibling, then renames them all into place.
+def caffemodel_bytes(net: Net) -> bytes:
+    """The .caffemodel in memory: what write_caffemodel writes."""
+    stream = io.BytesIO()
+    write_caffemodel(net, stream)
+    return stream.getvalue()
+
+
+def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
+    """Writes every file to a temporary sibling, flushed to disk, then renames them all
+    into place. A file's contents are bytes or a function that writes them to a stream.
 
     A failure leaves the outputs as they were (a prototxt never pairs with another
     conversion's caffemodel), creates no output and leaves no temporary file.
@@ -99,7 +162,10 @@ def write_files_atomically(contents: List[Tuple[Path, bytes]]) -> None:
             handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             temporaries.append((temporary, path))
             with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
+                if callable(data):
+                    data(stream)
+                else:
+                    stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
         _install(temporaries)
@@ -156,7 +222,10 @@ def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
     prefix = Path(prefix)
     prototxt = prefix.with_name(prefix.name + ".prototxt")
     caffemodel = prefix.with_name(prefix.name + ".caffemodel")
-    contents = [(prototxt, prototxt_text(net).encode("utf-8")), (caffemodel, caffemodel_bytes(net))]
+    contents: List[Tuple[Path, Contents]] = [
+        (prototxt, prototxt_text(net).encode("utf-8")),
+        (caffemodel, lambda stream: write_caffemodel(net, stream)),
+    ]
     try:
         write_files_atomically(contents)
     except OSError as exc:

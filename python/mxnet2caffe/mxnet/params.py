@@ -13,14 +13,21 @@ Layout, as MXNet's NDArray::Save writes it (src/ndarray/ndarray.cc), all little-
   shape:  i32 ndim, ndim x i64 dims; ndim -1 or a dim of -1 means unknown ("none")
 
 ndim 0 means "none" (an uninitialized NDArray) except in V3, where it is a 0-d scalar.
+
+Regular files are memory-mapped: every header is parsed and bounds-checked against the
+file's length first, then arrays are made as read-only views of the map (no copy), so a
+truncated or corrupt file fails before any weight is read.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import mmap
 import os
+import stat
 import struct
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -63,6 +70,7 @@ _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
 
 Shape = Tuple[int, ...]
+Buffer = Union[bytes, mmap.mmap]
 
 
 class _Sparse:
@@ -72,10 +80,19 @@ class _Sparse:
         self.stype_name = stype_name
 
 
+@dataclass(frozen=True)
+class _Dense:
+    """Where a dense array's data lies; read only once the whole file has been checked."""
+
+    shape: Shape
+    flag: int
+    offset: int
+
+
 class _Reader:
     """Offset-based parser over the whole file; every read is bounds-checked."""
 
-    def __init__(self, path: str, data: bytes) -> None:
+    def __init__(self, path: str, data: Buffer) -> None:
         self.path = path
         self.data = data
         self.pos = 0
@@ -126,8 +143,9 @@ class _Reader:
         return flag, stored, out
 
 
-def _read_array(r: _Reader) -> Union[np.ndarray, _Sparse, None]:
-    """Reads one array; None for an uninitialized ("none") one."""
+def _read_array(r: _Reader) -> Union[_Dense, np.ndarray, _Sparse, None]:
+    """Reads one array's header and moves past its data; None for an uninitialized
+    ("none") one, the array itself if it is empty (it needs no data)."""
     magic = r.unpack(_U32)
     stype = 0
     if magic in (_V2_MAGIC, _V3_MAGIC):
@@ -159,16 +177,24 @@ def _read_array(r: _Reader) -> Union[np.ndarray, _Sparse, None]:
             return np.zeros(shape, out)
         except ValueError:  # e.g. (0, 2**62): numpy refuses the other dims
             raise r.fail(f"{r.what} has an impossible shape {shape}") from None
-    raw = np.frombuffer(r.data, stored, count, offset).reshape(shape)
-    if flag == _BF16_FLAG:
+    return _Dense(shape, flag, offset)
+
+
+def _dense_array(data: Buffer, dense: _Dense) -> np.ndarray:
+    """The array in place when it is stored as returned (a read-only view of `data`,
+    which it keeps alive), else converted once into memory of its own."""
+    stored, out = _DTYPES[dense.flag]
+    raw = np.frombuffer(data, stored, math.prod(dense.shape), dense.offset).reshape(dense.shape)
+    if dense.flag == _BF16_FLAG:
         # bfloat16 is the high half of a float32.
-        arr = np.empty(shape, np.float32)
+        arr = np.empty(dense.shape, np.float32)
         bits = arr.view(np.uint32)
         bits[...] = raw
         bits <<= 16
         return arr
-    # astype copies: the result owns its memory (not the file's), is C-contiguous,
-    # writable and in native byte order.
+    if raw.dtype == out and raw.flags.aligned:  # '<f4' is float32 on little-endian hosts
+        return raw
+    # astype copies into C-contiguous memory in native byte order
     return raw.astype(out)
 
 
@@ -190,26 +216,46 @@ def _skip_sparse(
     return _Sparse(name)
 
 
-def read_params(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
-    """Reads an MXNet .params file into name -> array, in file order.
+_SPECIAL_FILES = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}
 
-    The 'arg:'/'aux:' prefixes of Module/export files are stripped; Gluon's bare
-    names are kept as they are. float16, float64 and bfloat16 arrays come back as
-    float32, integer and bool arrays keep their dtype. Arrays are C-contiguous,
-    native byte order and own their memory. Uninitialized ("none") arrays are left
-    out with a warning. Raises InputFileError for anything that is not a readable,
-    dense, named NDArray list.
-    """
-    path = os.fspath(path)
+
+def _map_file(path: str) -> Buffer:
+    """The file's bytes: a read-only map of a regular file, what a pipe delivers."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            mode = os.fstat(f.fileno()).st_mode
+            kind = _SPECIAL_FILES.get(stat.S_IFMT(mode))
+            if kind is not None:  # /dev/zero would never end
+                raise InputFileError(path, f"is a {kind}, not a .params file")
+            if not stat.S_ISREG(mode):  # a pipe or socket has no length to map
+                return f.read()
+            try:
+                # the map stays valid after the file is closed
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except ValueError:  # an empty file cannot be mapped
+                return b""
     except FileNotFoundError:
         raise InputFileError(path, "no such file") from None
     except IsADirectoryError:
         raise InputFileError(path, "is a directory, not a .params file") from None
     except OSError as e:
         raise InputFileError(path, f"cannot read: {e.strerror or e}") from None
+
+
+def read_params(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
+    """Reads an MXNet .params file into name -> array, in file order.
+
+    The 'arg:'/'aux:' prefixes of Module/export files are stripped; Gluon's bare
+    names are kept as they are. float16, float64 and bfloat16 arrays come back as
+    float32, integer and bool arrays keep their dtype. Arrays are C-contiguous, native
+    byte order and read-only: those stored as returned (float32 above all) are views
+    of the memory-mapped file, which stays mapped while any of them is referenced;
+    the others are converted once. Uninitialized ("none") arrays are left out with a
+    warning. Raises InputFileError for anything that is not a readable, dense, named
+    NDArray list, before any array data is read.
+    """
+    path = os.fspath(path)
+    data = _map_file(path)
 
     r = _Reader(path, data)
     if len(data) < 8:
@@ -223,7 +269,7 @@ def read_params(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
     n_arrays = r.unpack(_U64)
     # No preallocation from counts: a corrupt count must end in "truncated", each
     # item consumes at least 4 bytes.
-    arrays: List[Union[np.ndarray, _Sparse, None]] = []
+    arrays: List[Union[_Dense, np.ndarray, _Sparse, None]] = []
     for k in range(n_arrays):
         r.what = f"array {k}"
         arrays.append(_read_array(r))
@@ -252,7 +298,7 @@ def read_params(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
     if n_names != n_arrays:
         raise r.fail(f"the file has {n_names} names for {n_arrays} arrays")
 
-    params: Dict[str, np.ndarray] = {}
+    stored: Dict[str, Union[_Dense, np.ndarray]] = {}
     seen: Dict[str, Tuple[int, str]] = {}  # stripped name -> (index, name in file)
     for k, (name, value) in enumerate(zip(names, arrays)):
         if isinstance(value, _Sparse):
@@ -274,6 +320,12 @@ def read_params(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
         if value is None:
             log.warning("%s: array %d '%s' is uninitialized, skipped", path, k, name)
             continue
-        params[key] = value
+        stored[key] = value
+
+    params: Dict[str, np.ndarray] = {}
+    for key, value in stored.items():
+        array = _dense_array(data, value) if isinstance(value, _Dense) else value
+        array.flags.writeable = False  # weights are shared, never edited in place
+        params[key] = array
     log.debug("%s: read %d arrays", path, len(params))
     return params
