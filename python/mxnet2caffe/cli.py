@@ -105,6 +105,17 @@ def run_convert(args: argparse.Namespace) -> int:
     return _verify(args, symbol, params, prototxt, caffemodel)
 
 
+def run_onnx(args: argparse.Namespace) -> int:
+    from .onnx import convert_to_onnx, write_onnx  # needs the optional onnx package
+
+    symbol, params = model_files(args.model, args.params)
+    model = convert_to_onnx(
+        symbol, params, _shapes(args.input_shape), None, _options(args), args.opset, args.dynamic_batch
+    )
+    print(f"wrote {write_onnx(model, args.output)}")
+    return 0
+
+
 def run_verify(args: argparse.Namespace) -> int:
     symbol, params = model_files(args.model, args.params)
     return _verify(args, symbol, params, Path(args.prototxt), Path(args.caffemodel))
@@ -233,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--verify", action="store_true", help="then compare every layer with MXNet")
     _verify_options(conv)
     conv.set_defaults(run=run_convert)
+
+    exporter = commands.add_parser("onnx", help="convert a model to ONNX (for TensorRT, ONNX Runtime)")
+    exporter.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")
+    exporter.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
+    _conversion_options(exporter, input_shape_required=True)
+    exporter.add_argument("--output", "-o", required=True, help="writes OUTPUT.onnx")
+    exporter.add_argument("--opset", type=int, default=13, help="ONNX opset, 13..17 (TensorRT 8.6 and 10 parse these)")
+    exporter.add_argument(
+        "--dynamic-batch", action="store_true", help="a symbolic batch axis 'N' instead of the given one"
+    )
+    exporter.set_defaults(run=run_onnx)
 
     checker = commands.add_parser("verify", help="compare a converted model with MXNet, layer by layer")
     checker.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")

@@ -10,7 +10,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .caffe.net import Shape
+from .caffe.net import Net, Shape
 from .caffe.writer import write_net
 from .mxnet.graph import Graph
 from .mxnet.params import read_params
@@ -36,6 +36,25 @@ class ConversionSummary:
     notes: List[str] = field(default_factory=list)
 
 
+def convert_to_net(
+    symbol: Union[PathLike, Graph],
+    params: Union[PathLike, Mapping[str, np.ndarray]],
+    input_shapes: Mapping[str, Sequence[int]],
+    output: Optional[PathLike] = None,
+    options: Optional[ConvertOptions] = None,
+) -> Net:
+    """The pipeline of convert() up to the Net, for emitters other than Caffe's (onnx/).
+    The Net is named after `output`'s file name, else after the symbol file."""
+    graph = symbol if isinstance(symbol, Graph) else read_symbol(symbol)
+    graph.params = dict(params) if isinstance(params, Mapping) else read_params(params)
+    name = Path(output).name if output is not None else Path(graph.source).stem.replace("-symbol", "")
+    options = options or ConvertOptions()
+    net = build_net(run_graph_passes(graph, options), graph.params, input_shapes, options, name)
+    for note in net.notes:
+        log.info("%s", note)
+    return net
+
+
 def convert(
     symbol: Union[PathLike, Graph],
     params: Union[PathLike, Mapping[str, np.ndarray]],
@@ -48,13 +67,7 @@ def convert(
     `symbol` and `params` are file paths (or an already read Graph, which the passes edit, /
     a name->array dict); `input_shapes` maps input names to shapes ('' for the only input).
     """
-    graph = symbol if isinstance(symbol, Graph) else read_symbol(symbol)
-    graph.params = dict(params) if isinstance(params, Mapping) else read_params(params)
-    name = Path(output).name if output is not None else Path(graph.source).stem.replace("-symbol", "")
-    options = options or ConvertOptions()
-    net = build_net(run_graph_passes(graph, options), graph.params, input_shapes, options, name)
-    for note in net.notes:
-        log.info("%s", note)
+    net = convert_to_net(symbol, params, input_shapes, output, options)
     prototxt = caffemodel = None
     if output is not None:
         prototxt, caffemodel = write_net(net, output)

@@ -10,6 +10,8 @@ from ..errors import RuntimeMissingError
 _INSTALL_HINTS = {
     "mxnet": "pip install 'mxnet==1.9.1' 'numpy==1.23.5' (or: pip install 'mxnet2caffe[verify]')",
     "cv2": "pip install 'opencv-python-headless>=4.5,<5' (OpenCV 5 has no Caffe importer)",
+    "onnx": "pip install 'mxnet2caffe[onnx]' (beside MXNet's numpy 1.23.5: pip install 'onnx==1.17.*')",
+    "onnxruntime": "pip install 'mxnet2caffe[onnx]'",
 }
 
 

@@ -1,0 +1,68 @@
+"""convert_to_onnx: the conversion pipeline of convert(), then the ONNX emitter, written atomically."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..caffe.writer import write_files_atomically
+from ..convert import PathLike, convert_to_net
+from ..errors import OutputFileError
+from ..mxnet.graph import Graph
+from ..options import ConvertOptions
+from ..runtimes.imports import require
+from .emit import net_to_onnx
+from .tensorrt import DEFAULT_OPSET
+
+log = logging.getLogger(__name__)
+
+
+def onnx_path(output: PathLike) -> Path:
+    """OUTPUT.onnx, unless `output` already ends in .onnx."""
+    path = Path(output)
+    return path if path.suffix == ".onnx" else path.with_name(path.name + ".onnx")
+
+
+def write_onnx(model: Any, output: PathLike) -> Path:
+    """Checks the model (with full shape inference) and writes it atomically; returns the path."""
+    onnx = require("onnx")
+    onnx.checker.check_model(model, full_check=True)
+    path = onnx_path(output)
+    try:
+        write_files_atomically([(path, model.SerializeToString())])
+    except OSError as exc:
+        raise OutputFileError(exc.filename or path, f"cannot write the model: {exc.strerror or exc}") from None
+    log.info("wrote %s", path)
+    return path
+
+
+def visible_batch(input_shapes: Mapping[str, Sequence[int]]) -> Dict[str, Tuple[int, ...]]:
+    """The shapes with a batch of 2 where they give 1: at batch 1 a converter may drop the batch
+    axis as one of size 1 (SE's stock form reshapes (1, C, 1, 1) to (C,)), which no dynamic batch
+    can undo; at 2 every layer keeps it where a batch axis must be."""
+    return {name: (2, *shape[1:]) if shape and shape[0] == 1 else tuple(shape) for name, shape in input_shapes.items()}
+
+
+def convert_to_onnx(
+    symbol: Union[PathLike, Graph],
+    params: Union[PathLike, Mapping[str, np.ndarray]],
+    input_shapes: Mapping[str, Sequence[int]],
+    output: Optional[PathLike] = None,
+    options: Optional[ConvertOptions] = None,
+    opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = False,
+) -> Any:
+    """Converts an MXNet model as convert() does and emits the Caffe net as ONNX; writes
+    OUTPUT.onnx if `output`. Returns the checked onnx.ModelProto."""
+    if dynamic_batch:
+        input_shapes = visible_batch(input_shapes)
+    net = convert_to_net(symbol, params, input_shapes, output, options)
+    model = net_to_onnx(net, opset, dynamic_batch)
+    if output is not None:
+        write_onnx(model, output)
+    else:
+        require("onnx").checker.check_model(model, full_check=True)
+    return model
