@@ -3,10 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <string>
 #include <vector>
 
-#include "blob_encoding.hpp"
 #include "mxnet2caffe/broadcast.hpp"
 #include "mxnet2caffe/transpose.hpp"
 
@@ -15,32 +13,6 @@ namespace py = pybind11;
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-
-py::bytes encode_blob(const FloatArray& array) {
-  std::vector<std::int64_t> shape(array.shape(), array.shape() + array.ndim());
-  std::string encoded;
-  {
-    py::gil_scoped_release release;
-    encoded = mxnet2caffe::encode_blob(array.data(), static_cast<std::size_t>(array.size()), shape);
-  }
-  return py::bytes(encoded);
-}
-
-py::bytes encode_blobs_field(const std::vector<FloatArray>& arrays, std::uint32_t field) {
-  std::string out;
-  for (const FloatArray& array : arrays) {
-    std::vector<std::int64_t> shape(array.shape(), array.shape() + array.ndim());
-    mxnet2caffe::append_length_delimited(
-        out, field, mxnet2caffe::encode_blob(array.data(), static_cast<std::size_t>(array.size()), shape));
-  }
-  return py::bytes(out);
-}
-
-py::bytes length_delimited(std::uint32_t field, const std::string& payload) {
-  std::string out;
-  mxnet2caffe::append_length_delimited(out, field, payload);
-  return py::bytes(out);
-}
 
 FloatArray broadcast(mxnet2caffe::BroadcastOp op, const FloatArray& a, const FloatArray& b) {
   const mxnet2caffe::Shape a_shape(a.shape(), a.shape() + a.ndim());
@@ -70,13 +42,7 @@ FloatArray transpose(const FloatArray& x, const mxnet2caffe::Permutation& permut
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
-  m.doc() = "Native kernels of mxnet2caffe (weight blob serialization, broadcast arithmetic, transpose).";
-  m.def("encode_blob", &encode_blob, py::arg("array"),
-        "Serialized caffe.BlobProto (shape + packed float32 data) of an array.");
-  m.def("encode_blobs_field", &encode_blobs_field, py::arg("arrays"), py::arg("field"),
-        "Each array as a BlobProto in repeated message field `field`, concatenated.");
-  m.def("length_delimited", &length_delimited, py::arg("field"), py::arg("payload"),
-        "A length-delimited protobuf field (tag, length, payload).");
+  m.doc() = "Native kernels of mxnet2caffe (broadcast arithmetic, transpose), shared with the Caffe layers.";
   py::enum_<mxnet2caffe::BroadcastOp>(m, "BroadcastOp", "The operation of broadcast(op, a, b).")
       .value("mul", mxnet2caffe::BroadcastOp::kMul)
       .value("add", mxnet2caffe::BroadcastOp::kAdd)

@@ -2,7 +2,7 @@
 
 Array arguments are converted to C-contiguous float32 (py::array::forcecast), so anything
 numpy can make an array of is accepted; integer arguments take anything with __index__ or
-__int__; a std::string argument takes str (encoded as UTF-8) or bytes.
+__int__.
 """
 
 from typing import ClassVar, Dict, List, Sequence, SupportsIndex, SupportsInt, Union
@@ -11,15 +11,6 @@ import numpy as np
 import numpy.typing as npt
 
 _Int = Union[SupportsInt, SupportsIndex]
-
-def encode_blob(array: npt.ArrayLike) -> bytes:
-    """Serialized caffe.BlobProto (shape + packed float32 data) of an array."""
-
-def encode_blobs_field(arrays: Sequence[npt.ArrayLike], field: _Int) -> bytes:
-    """Each array as a BlobProto in repeated message field `field`, concatenated."""
-
-def length_delimited(field: _Int, payload: Union[str, bytes]) -> bytes:
-    """A length-delimited protobuf field (tag, length, payload)."""
 
 class BroadcastOp:
     """The operation of broadcast(op, a, b)."""

@@ -5,7 +5,6 @@ and with real OpenCV DNN; float data must come back bit for bit.
 """
 
 import os
-import struct
 
 import numpy as np
 import pytest
@@ -13,9 +12,8 @@ from google.protobuf import text_format
 from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from mxnet2caffe import _native
 from mxnet2caffe.caffe.net import Layer, Net, Tensor
-from mxnet2caffe.caffe.schema import BlobProto, LayerParameter, NetParameter
+from mxnet2caffe.caffe.schema import LayerParameter, NetParameter
 from mxnet2caffe.caffe.writer import (
     caffemodel_bytes,
     prototxt_text,
@@ -166,53 +164,6 @@ def test_several_inputs_come_first_in_order():
     assert_input_layer(parsed.layer[0], "a", (1, 3))
     assert_input_layer(parsed.layer[1], "b", (2, 4, 5))
     assert parsed.layer[2].name == "cat"
-
-
-# --- native blob encoding ---------------------------------------------------------
-
-@pytest.mark.parametrize("key", list(blob_arrays(np.random.default_rng(0))))
-def test_native_blob_equals_protobuf_blob(rng, key):
-    array = blob_arrays(rng)[key]
-    encoded = _native.encode_blob(array)
-    expected = BlobProto()
-    expected.shape.dim.extend(array.shape)
-    expected.data.extend(as_float32(array).ravel())
-    parsed = BlobProto.FromString(encoded)
-    assert parsed.shape.dim == expected.shape.dim
-    assert np.array(parsed.data, np.float32).tobytes() == np.array(expected.data, np.float32).tobytes()
-    assert encoded == _native.encode_blob(as_float32(array))
-
-
-@pytest.mark.parametrize("key", ["4d", "1d", "one value", "float16", "transposed", "special"])
-def test_native_blob_bytes_are_protobuf_bytes(rng, key):
-    """Byte for byte protobuf's encoding of each field; only the field order differs
-    (shape first), which protobuf readers accept by definition."""
-    array = blob_arrays(rng)[key]
-    shape_only = BlobProto()
-    shape_only.shape.dim.extend(array.shape)
-    data_only = BlobProto(data=as_float32(array).ravel())
-    assert _native.encode_blob(array) == shape_only.SerializeToString() + data_only.SerializeToString()
-
-
-def test_native_float_data_is_raw_little_endian(rng):
-    array = rng.normal(size=(3, 4)).astype(np.float32)
-    encoded = _native.encode_blob(array)
-    assert encoded.endswith(struct.pack(f"<{array.size}f", *array.ravel()))
-
-
-def test_encode_blobs_field_is_repeated_blob_field(rng):
-    arrays = [rng.normal(size=(2, 3)).astype(np.float32), np.zeros(0, np.float32)]
-    encoded = _native.encode_blobs_field(arrays, 7)
-    parsed = LayerParameter.FromString(encoded)
-    for blob, array in zip(parsed.blobs, arrays):
-        assert_blob(blob, array)
-    assert len(parsed.blobs) == 2
-
-
-def test_length_delimited_field_is_protobuf_message_field():
-    body = LayerParameter(name="x" * 200, type="ReLU").SerializeToString()
-    parsed = NetParameter.FromString(_native.length_delimited(100, body))
-    assert parsed.layer[0] == LayerParameter(name="x" * 200, type="ReLU")
 
 
 # --- prototxt -------------------------------------------------------------------
