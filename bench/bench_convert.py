@@ -12,7 +12,7 @@ start-up dominates. For each, medians of 3 runs after a warm-up, page cache warm
   (5) for the small model, the convert process split into interpreter start, imports (with the
       heaviest packages) and conversion.
 
-Target (4), native transpose throughput, is not measured here: it belongs to the cpp/ kernels.
+Target (4), native transpose throughput, is bench/bench_transforms.py.
 
     PYTHONPATH=python python bench/bench_convert.py [--model resnet152_v1] [--repeat 3]
 """
@@ -236,7 +236,7 @@ def main() -> None:
         report(model, results, args.repeat)
         if model.prefix == EXAMPLE:
             report_start_up(results)
-    print("\n(4) native transpose throughput: not measured here (the cpp/ kernels are another change)")
+    print("\n(4) native transpose throughput: bench/bench_transforms.py")
 
 
 if __name__ == "__main__":

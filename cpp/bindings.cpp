@@ -3,16 +3,29 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "mxnet2caffe/broadcast.hpp"
+#include "mxnet2caffe/parallel.hpp"
 #include "mxnet2caffe/transpose.hpp"
+#include "mxnet2caffe/weights.hpp"
 
 namespace py = pybind11;
 
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+mxnet2caffe::Shape shape_of(const py::array& array) {
+  return mxnet2caffe::Shape(array.shape(), array.shape() + array.ndim());
+}
+
+FloatArray float_array(const mxnet2caffe::Shape& shape) {
+  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
 
 FloatArray broadcast(mxnet2caffe::BroadcastOp op, const FloatArray& a, const FloatArray& b) {
   const mxnet2caffe::Shape a_shape(a.shape(), a.shape() + a.ndim());
@@ -30,19 +43,102 @@ FloatArray broadcast(mxnet2caffe::BroadcastOp op, const FloatArray& a, const Flo
 FloatArray transpose(const FloatArray& x, const mxnet2caffe::Permutation& permutation) {
   const mxnet2caffe::Shape shape(x.shape(), x.shape() + x.ndim());
   const mxnet2caffe::Shape out_shape = mxnet2caffe::transpose_output_shape(shape, permutation);
-  FloatArray y(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+  FloatArray y = float_array(out_shape);
+  const float* in = x.data();
   float* out = y.mutable_data();
   {
     py::gil_scoped_release release;
-    mxnet2caffe::transpose_forward(x.data(), shape, permutation, out);
+    const mxnet2caffe::TransposePlan plan(shape, permutation);
+    const unsigned threads = mxnet2caffe::threads_for(2 * static_cast<std::int64_t>(x.nbytes()));
+    mxnet2caffe::parallel_for(plan.parts(), threads,
+                              [&](std::int64_t begin, std::int64_t end) { plan.run(in, out, begin, end); });
   }
+  return y;
+}
+
+FloatArray reverse_axis(const FloatArray& x, std::int64_t axis) {
+  const mxnet2caffe::Shape shape = shape_of(x);
+  const std::string error = mxnet2caffe::reverse_axis_error(shape, axis);
+  if (!error.empty()) throw py::value_error(error);
+  FloatArray y = float_array(shape);
+  const float* in = x.data();
+  float* out = y.mutable_data();
+  py::gil_scoped_release release;
+  mxnet2caffe::reverse_axis(in, shape, axis, out);
+  return y;
+}
+
+template <typename T>
+std::pair<FloatArray, FloatArray> fold_batch_norm_as(const py::array_t<T, py::array::c_style>& weights,
+                                                     const mxnet2caffe::ChannelLayout& layout, const DoubleArray& bias,
+                                                     const mxnet2caffe::BatchNormStatistics& statistics) {
+  const mxnet2caffe::Shape shape = shape_of(weights);
+  FloatArray folded_weights = float_array(shape);
+  FloatArray folded_bias = float_array(mxnet2caffe::Shape{bias.size()});
+  const T* in = weights.data();
+  float* out_weights = folded_weights.mutable_data();
+  float* out_bias = folded_bias.mutable_data();
+  py::gil_scoped_release release;
+  mxnet2caffe::fold_batch_norm(in, shape, layout, bias.data(), statistics, out_weights, out_bias);
+  return std::make_pair(folded_weights, folded_bias);
+}
+
+std::pair<FloatArray, FloatArray> fold_batch_norm(const py::array& weights, const DoubleArray& bias,
+                                                  const DoubleArray& mean, const DoubleArray& variance, double factor,
+                                                  double eps, const DoubleArray& gamma, const DoubleArray& beta,
+                                                  std::int64_t groups, bool transposed) {
+  const mxnet2caffe::ChannelLayout layout{transposed, groups};
+  std::int64_t channels = 0;
+  const std::string error = mxnet2caffe::fold_batch_norm_error(shape_of(weights), layout, &channels);
+  if (!error.empty()) throw py::value_error(error);
+  const std::pair<const char*, const DoubleArray*> vectors[] = {
+      {"bias", &bias}, {"mean", &mean}, {"variance", &variance}, {"gamma", &gamma}, {"beta", &beta}};
+  for (const auto& vector : vectors) {
+    if (vector.second->size() != channels) {
+      throw py::value_error(std::string(vector.first) + " has " + std::to_string(vector.second->size()) +
+                            " values for weights of " + std::to_string(channels) + " output channels");
+    }
+  }
+  const mxnet2caffe::BatchNormStatistics statistics{mean.data(), variance.data(), factor, eps, gamma.data(),
+                                                    beta.data()};
+  // float32 weights are read as they are; anything else is widened to float64 first (exactly,
+  // as numpy's asarray(weights, float64) does)
+  if (py::isinstance<py::array_t<float, py::array::c_style>>(weights)) {
+    return fold_batch_norm_as<float>(weights.cast<py::array_t<float, py::array::c_style>>(), layout, bias, statistics);
+  }
+  return fold_batch_norm_as<double>(DoubleArray::ensure(weights), layout, bias, statistics);
+}
+
+FloatArray to_float32(const py::array& array) {
+  const py::dtype dtype = array.dtype();
+  if (dtype.kind() != 'f' || (dtype.itemsize() != 2 && dtype.itemsize() != 8)) {
+    throw py::value_error("to_float32 takes float16 or float64 arrays, not " + py::str(dtype).cast<std::string>());
+  }
+  const bool swap = !dtype.attr("isnative").cast<bool>();  // stored in the other byte order
+  const py::array x = array.flags() & py::array::c_style
+                          ? array
+                          : py::array(py::module_::import("numpy").attr("ascontiguousarray")(array));
+  FloatArray y = float_array(shape_of(x));
+  const unsigned char* in = static_cast<const unsigned char*>(x.data());
+  float* out = y.mutable_data();
+  const std::int64_t count = x.size(), itemsize = dtype.itemsize();
+  py::gil_scoped_release release;
+  const unsigned threads = mxnet2caffe::threads_for(count * (itemsize + 4));
+  mxnet2caffe::parallel_for(count, threads, [&](std::int64_t begin, std::int64_t end) {
+    if (itemsize == 2) {
+      mxnet2caffe::half_to_float(in + begin * itemsize, end - begin, swap, out + begin);
+    } else {
+      mxnet2caffe::double_to_float(in + begin * itemsize, end - begin, swap, out + begin);
+    }
+  });
   return y;
 }
 
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
-  m.doc() = "Native kernels of mxnet2caffe (broadcast arithmetic, transpose), shared with the Caffe layers.";
+  m.doc() = "Native kernels of mxnet2caffe: broadcast arithmetic and transpose (shared with the Caffe layers) and the "
+          "weight transforms of conversion.";
   py::enum_<mxnet2caffe::BroadcastOp>(m, "BroadcastOp", "The operation of broadcast(op, a, b).")
       .value("mul", mxnet2caffe::BroadcastOp::kMul)
       .value("add", mxnet2caffe::BroadcastOp::kAdd)
@@ -56,6 +152,19 @@ PYBIND11_MODULE(_native, m) {
   m.def("transpose", &transpose, py::arg("array"), py::arg("permutation"),
         "The array in float32 with its axes reordered, axis i being axis permutation[i] of the input "
         "(numpy.transpose); ValueError when permutation is not an order of the array's axes.");
+  m.def("reverse_axis", &reverse_axis, py::arg("array"), py::arg("axis"),
+        "The array in float32 with axis `axis` (negative: from the end) reversed (numpy.flip); "
+        "ValueError when it has no such axis.");
+  m.def("fold_batch_norm", &fold_batch_norm, py::arg("weights"), py::arg("bias"), py::arg("mean"),
+        py::arg("variance"), py::arg("factor"), py::arg("eps"), py::arg("gamma"), py::arg("beta"),
+        py::arg("groups"), py::arg("transposed"),
+        "(weights', bias') in float32: BatchNorm (mean, variance, factor, eps) + Scale (gamma, beta) folded "
+        "into the weights and bias before them, computed in float64 as passes/fuse_batch_norm.py does. "
+        "Output channel o is weights[o], or with transposed (Deconvolution) weights[g*(I/groups):"
+        "(g+1)*(I/groups), j] for o = g*(O/groups) + j; ValueError when the sizes disagree.");
+  m.def("to_float32", &to_float32, py::arg("array"),
+        "A float16 or float64 array (either byte order, any strides) as C-contiguous float32, as "
+        "numpy's astype(float32) converts it; ValueError for other dtypes.");
   m.def("transpose_output_shape", &mxnet2caffe::transpose_output_shape, py::arg("shape"), py::arg("permutation"),
         "The shape of transpose(array, permutation) for an array of `shape`; ValueError saying why when "
         "permutation is not an order of its axes.");

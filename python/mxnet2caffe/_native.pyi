@@ -5,12 +5,14 @@ numpy can make an array of is accepted; integer arguments take anything with __i
 __int__.
 """
 
-from typing import ClassVar, Dict, List, Sequence, SupportsIndex, SupportsInt, Union
+from typing import ClassVar, Dict, List, Sequence, SupportsFloat, SupportsIndex, SupportsInt, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
 _Int = Union[SupportsInt, SupportsIndex]
+_Float = Union[SupportsFloat, SupportsIndex]
+_Float32 = npt.NDArray[np.float32]
 
 class BroadcastOp:
     """The operation of broadcast(op, a, b)."""
@@ -44,6 +46,31 @@ def broadcast_output_shape(a_shape: Sequence[_Int], b_shape: Sequence[_Int]) -> 
 def transpose(array: npt.ArrayLike, permutation: Sequence[_Int]) -> npt.NDArray[np.float32]:
     """The array in float32 with its axes reordered, axis i being axis permutation[i] of the input
     (numpy.transpose); ValueError when permutation is not an order of the array's axes."""
+
+def reverse_axis(array: npt.ArrayLike, axis: _Int) -> npt.NDArray[np.float32]:
+    """The array in float32 with axis `axis` (negative: from the end) reversed (numpy.flip); ValueError
+    when it has no such axis."""
+
+def fold_batch_norm(
+    weights: npt.NDArray[np.floating],
+    bias: npt.ArrayLike,
+    mean: npt.ArrayLike,
+    variance: npt.ArrayLike,
+    factor: _Float,
+    eps: _Float,
+    gamma: npt.ArrayLike,
+    beta: npt.ArrayLike,
+    groups: _Int,
+    transposed: bool,
+) -> Tuple[_Float32, _Float32]:
+    """(weights', bias') in float32: BatchNorm (mean, variance, factor, eps) + Scale (gamma, beta) folded
+    into the weights and bias before them, computed in float64 as passes/fuse_batch_norm.py does. Output
+    channel o is weights[o], or with transposed (Deconvolution) weights[g*(I/groups):(g+1)*(I/groups), j]
+    for o = g*(O/groups) + j; ValueError when the sizes disagree."""
+
+def to_float32(array: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    """A float16 or float64 array (either byte order, any strides) as C-contiguous float32, as numpy's
+    astype(float32) converts it; ValueError for other dtypes."""
 
 def transpose_output_shape(shape: Sequence[_Int], permutation: Sequence[_Int]) -> List[int]:
     """The shape of transpose(array, permutation) for an array of `shape`; ValueError saying why when

@@ -98,3 +98,50 @@ def test_orders_that_are_not_permutations(shape, permutation, message):
     if min(shape) >= 0:
         with pytest.raises(ValueError, match=re.escape(message)):
             _native.transpose(np.zeros(shape, np.float32), list(permutation))
+
+
+# The kernel moves values in tiles: 4x4 SSE blocks of single values (edges value by value), runs
+# of a few values moved as one (a 3x3 kernel's rows), long runs copied whole; large tensors are
+# split between threads. The cases below reach each way, with sizes that leave ragged tiles.
+def random_bits(shape, seed):
+    """float32 values of random bits: NaNs with payloads, infinities, subnormals; a copy that went
+    through arithmetic would change some of them."""
+    return np.random.default_rng(seed).integers(0, 1 << 32, size=shape, dtype=np.uint32).view(np.float32)
+
+
+@pytest.mark.parametrize(
+    "shape, permutation",
+    [
+        ((64, 64, 3, 3), (2, 3, 0, 1)),  # MXNet OIHW weights -> HWOI: single values, 9 rows by 4096
+        ((64, 64, 3, 3), (2, 3, 1, 0)),
+        ((64, 64, 3, 3), (1, 0, 2, 3)),  # OI swapped: runs of 9 values moved as one
+        ((1, 64, 112, 112), (0, 2, 3, 1)),  # NCHW -> NHWC, split between threads
+        ((1, 112, 112, 64), (0, 3, 1, 2)),
+        ((512, 512, 3, 3), (1, 0, 2, 3)),  # 9 MB: runs of 9 values, split between threads
+        ((512, 512, 3, 3), (2, 3, 0, 1)),
+        ((3, 37, 41, 5), (0, 2, 1, 3)),  # runs of 5 values, ragged tiles
+        ((3, 37, 41, 17), (0, 2, 1, 3)),  # runs of 17 values copied whole
+        ((5, 33, 35), (2, 1, 0)),  # tiles of 32 with a ragged edge on both axes
+        ((2, 130, 3, 67), (3, 0, 2, 1)),  # outer axes on both sides of the tiled ones
+        ((1001, 257), (1, 0)),  # several tiles of columns per row block, threads
+    ],
+)
+def test_conversion_shapes_bit_for_bit(shape, permutation):
+    x = random_bits(shape, seed=len(shape) + shape[-1])
+    y = _native.transpose(x, permutation)
+    want = np.ascontiguousarray(x.transpose(permutation))
+    assert y.shape == want.shape and y.flags.c_contiguous
+    np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32))
+
+
+def test_random_shapes_and_orders_bit_for_bit():
+    rng = np.random.default_rng(7)
+    for case in range(150):
+        rank = int(rng.integers(2, 6))
+        shape = tuple(int(size) for size in rng.integers(1, 40 if rank < 4 else 12, size=rank))
+        permutation = tuple(int(axis) for axis in rng.permutation(rank))
+        x = random_bits(shape, seed=case)
+        want = np.ascontiguousarray(x.transpose(permutation)).view(np.uint32)
+        np.testing.assert_array_equal(
+            _native.transpose(x, permutation).view(np.uint32), want, err_msg=f"{shape} {permutation}"
+        )

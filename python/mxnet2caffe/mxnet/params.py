@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .. import _native
 from ..errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ _V3_MAGIC = 0xF993FACA
 
 _F32 = np.dtype(np.float32)
 _BF16_FLAG = 12
+_NARROWED = (1, 2)  # float64 and float16: converted to float32 by the native kernel
 # mshadow type flag -> (dtype as stored, dtype returned). Floats are widened or
 # narrowed to float32 because that is what Caffe stores; integers are left to the
 # converter. bfloat16 (12) is stored as u16 and widened by hand.
@@ -68,6 +70,7 @@ _SPARSE = {1: ("row_sparse", 1), 2: ("csr", 2)}
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
+_NUMPY_MAX_NDIM = 32  # NPY_MAXDIMS of numpy 1.x
 
 Shape = Tuple[int, ...]
 Buffer = Union[bytes, mmap.mmap]
@@ -115,6 +118,8 @@ class _Reader:
         return fmt.unpack_from(self.data, self.take(fmt.size))[0]
 
     def dims(self, ndim: int, dtype: str) -> List[int]:
+        if ndim > _NUMPY_MAX_NDIM:
+            raise self.fail(f"{self.what} has {ndim} dimensions (numpy holds at most {_NUMPY_MAX_NDIM})")
         item = np.dtype(dtype).itemsize
         offset = self.take(ndim * item)
         if ndim == 0:
@@ -194,6 +199,8 @@ def _dense_array(data: Buffer, dense: _Dense) -> np.ndarray:
         return arr
     if raw.dtype == out and raw.flags.aligned:  # '<f4' is float32 on little-endian hosts
         return raw
+    if dense.flag in _NARROWED:  # the same values as astype, on all cores for large arrays
+        return _native.to_float32(raw)
     # astype copies into C-contiguous memory in native byte order
     return raw.astype(out)
 

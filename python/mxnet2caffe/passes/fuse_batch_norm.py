@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional
 
 import numpy as np
 
+from .. import _native
 from ..caffe.net import Layer, Net
 from ..options import ConvertOptions
 
@@ -85,41 +86,38 @@ def _find(net: Net, batch_norm: Layer) -> Optional[_Fusable]:
     return _Fusable(producer, batch_norm, scale)
 
 
-def _channel_affine(batch_norm: Layer, scale: Layer) -> Tuple[np.ndarray, np.ndarray]:
-    """(a, c), float64, with Scale(BatchNorm(x)) = x * a + c along axis 1."""
-    mean, var, factor = (np.asarray(blob, np.float64).ravel() for blob in batch_norm.blobs[:3])
-    # Caffe divides the stored statistics by the factor, and takes a factor of 0 as 0
-    inverse = 0.0 if factor[0] == 0 else 1.0 / factor[0]
-    eps = _param(batch_norm, "batch_norm_param").get("eps", _CAFFE_BN_EPS)
-    gamma = np.asarray(scale.blobs[0], np.float64).ravel()
-    has_beta = _param(scale, "scale_param").get("bias_term", False)
-    beta = np.asarray(scale.blobs[1], np.float64).ravel() if has_beta else np.zeros_like(gamma)
-    a = gamma / np.sqrt(var * inverse + eps)
-    return a, beta - mean * inverse * a
-
-
-def _scaled_weights(producer: Layer, a: np.ndarray) -> np.ndarray:
-    """The producer's weights with output channel o multiplied by a[o]."""
-    weights = np.asarray(producer.blobs[0], np.float64)
-    trailing = (1,) * (weights.ndim - 2)
-    if producer.type != "Deconvolution":  # (O, I/g, kh, kw) or (O, I): channel o is weights[o]
-        return weights * a.reshape((-1, 1) + trailing)
-    # (I, O/g, kh, kw): channel o = g * (O/g) + j is weights[g * (I/g):(g + 1) * (I/g), j]
-    groups = _param(producer, "convolution_param").get("group", 1)
-    inputs, per_group = weights.shape[:2]
-    grouped = weights.reshape((groups, inputs // groups) + weights.shape[1:])
-    return (grouped * a.reshape((groups, 1, per_group) + trailing)).reshape(weights.shape)
+def _channels(blob: np.ndarray) -> np.ndarray:
+    return np.asarray(blob, np.float64).ravel()
 
 
 def _fused_layer(fusable: _Fusable) -> Layer:
-    producer, field = fusable.producer, _PARAM_FIELDS[fusable.producer.type]
-    a, c = _channel_affine(fusable.batch_norm, fusable.scale)
+    """The producer with Scale(BatchNorm(.)) folded in, computed in float64 by the native kernel
+    (cpp/weights.hpp: a = gamma / sqrt(var / factor + eps), c = beta - mean / factor * a, Caffe
+    taking a factor of 0 as 0; W'[o] = W[o] * a[o], b'[o] = b[o] * a[o] + c[o]) and rounded to float32."""
+    producer, batch_norm, scale = fusable.producer, fusable.batch_norm, fusable.scale
+    field = _PARAM_FIELDS[producer.type]
+    mean, var, factor = (_channels(blob) for blob in batch_norm.blobs[:3])
+    gamma = _channels(scale.blobs[0])
+    has_beta = _param(scale, "scale_param").get("bias_term", False)
+    beta = _channels(scale.blobs[1]) if has_beta else np.zeros_like(gamma)
     has_bias = _param(producer, field).get("bias_term", True)
-    bias = np.asarray(producer.blobs[1], np.float64).ravel() if has_bias else np.zeros_like(a)
+    bias = _channels(producer.blobs[1]) if has_bias else np.zeros_like(gamma)
+    transposed = producer.type == "Deconvolution"  # weights (I, O/g, kh, kw)
+    groups = _param(producer, "convolution_param").get("group", 1) if transposed else 1
+    weights, folded_bias = _native.fold_batch_norm(
+        np.asarray(producer.blobs[0]),
+        bias,
+        mean,
+        var,
+        float(factor[0]),
+        _param(batch_norm, "batch_norm_param").get("eps", _CAFFE_BN_EPS),
+        gamma,
+        beta,
+        groups,
+        transposed,
+    )
     params = {**producer.params, field: {**_param(producer, field), "bias_term": True}}
-    blobs = (_scaled_weights(producer, a).astype(np.float32), (bias * a + c).astype(np.float32))
-    scale = fusable.scale
-    return Layer(scale.name, producer.type, producer.bottoms, scale.tops, params, blobs)
+    return Layer(scale.name, producer.type, producer.bottoms, scale.tops, params, (weights, folded_bias))
 
 
 def run(net: Net, options: ConvertOptions) -> Net:

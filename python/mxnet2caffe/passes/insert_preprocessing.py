@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _native
 from ..caffe.net import InputTransform, Layer, Net, Tensor
 from ..errors import ConversionError
 from ..naming import helper_name
@@ -78,7 +79,7 @@ def _past_channel_affines(net: Net, blob: str) -> Tuple[str, List[str]]:
         if len(readers) != 1 or channel_affine(readers[0], channels) is None or net.is_output(readers[0].tops[0]):
             return blob, passed
         link = readers[0]
-        reversed_blobs = tuple(np.ascontiguousarray(weights[::-1]) for weights in link.blobs)
+        reversed_blobs = tuple(_native.reverse_axis(weights, 0) for weights in link.blobs)
         net.replace([link], [dataclasses.replace(link, blobs=reversed_blobs)])
         passed.append(link.name)
         blob = link.tops[0]
@@ -92,7 +93,7 @@ def _takes_reversed_weights(layer: Layer, blob: str) -> bool:
 
 def _reverse_in_weights(net: Net, readers: Sequence[Layer]) -> None:
     for layer in readers:
-        weights = np.ascontiguousarray(layer.blobs[0][:, ::-1])
+        weights = _native.reverse_axis(layer.blobs[0], 1)
         net.replace([layer], [dataclasses.replace(layer, blobs=(weights,) + layer.blobs[1:])])
 
 
