@@ -8,7 +8,7 @@ outputs is the symbol "N" and helper shapes leave it open.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from ..caffe.net import Net, Shape
 from ..errors import ConversionError
@@ -27,19 +27,8 @@ def _value_info(onnx: Any, name: str, shape: Shape, dynamic: bool, batch: Option
     return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
 
 
-def net_to_onnx(net: Net, opset: int = DEFAULT_OPSET, dynamic_batch: bool = False) -> Any:
-    """The ONNX model (onnx.ModelProto) computing what the Net computes."""
-    onnx = require("onnx")
-    if opset not in OPSETS:
-        raise ConversionError(f"opset {opset} is not supported; choose {OPSETS.start}..{OPSETS.stop - 1}")
-    if not net.inputs:
-        raise ConversionError(f"net '{net.name}' has no inputs")
-    batch = net.inputs[0].shape[0] if net.inputs[0].shape else 1
-    if dynamic_batch and (batch < 2 or any(not t.shape or t.shape[0] != batch for t in net.inputs)):
-        raise ConversionError(
-            "a dynamic batch needs a net converted at one batch of 2 or more on axis 0 of every input "
-            "(at batch 1 the batch axis cannot be told from other axes of size 1)"
-        )
+def _emit_layers(net: Net, batch: int, dynamic_batch: bool) -> GraphBuilder:
+    """Every layer's nodes, each top's shape checked against the net's where it has one."""
     builder = GraphBuilder(net.used_names(), batch, dynamic_batch)
     for tensor in net.inputs:
         builder.define(tensor.blob, tensor.shape)
@@ -52,8 +41,42 @@ def net_to_onnx(net: Net, opset: int = DEFAULT_OPSET, dynamic_batch: bool = Fals
                     f"layer '{layer.name}' ({layer.type}): ONNX shape {builder.shape(top)} of '{top}' "
                     f"differs from the net's {tuple(known)}"
                 )
+    return builder
+
+
+def infer_shapes(net: Net) -> Dict[str, Shape]:
+    """Every blob's shape, as the emitter computes it (a Caffe model read back has only its inputs')."""
+    if not net.inputs:
+        raise ConversionError(f"net '{net.name}' has no inputs")
+    builder = _emit_layers(net, net.inputs[0].shape[0] if net.inputs[0].shape else 1, dynamic_batch=False)
+    blobs = [t.blob for t in net.inputs] + [top for layer in net.layers for top in layer.tops]
+    return {blob: builder.shape(blob) for blob in blobs}
+
+
+def net_to_onnx(
+    net: Net, opset: int = DEFAULT_OPSET, dynamic_batch: bool = False, extra_outputs: Sequence[str] = ()
+) -> Any:
+    """The ONNX model (onnx.ModelProto) computing what the Net computes; `extra_outputs`: blobs
+    to expose as graph outputs too, after the net's (verify reads intermediate values so)."""
+    onnx = require("onnx")
+    if opset not in OPSETS:
+        raise ConversionError(f"opset {opset} is not supported; choose {OPSETS.start}..{OPSETS.stop - 1}")
+    if not net.inputs:
+        raise ConversionError(f"net '{net.name}' has no inputs")
+    batch = net.inputs[0].shape[0] if net.inputs[0].shape else 1
+    if dynamic_batch and (batch < 2 or any(not t.shape or t.shape[0] != batch for t in net.inputs)):
+        raise ConversionError(
+            "a dynamic batch needs a net converted at one batch of 2 or more on axis 0 of every input "
+            "(at batch 1 the batch axis cannot be told from other axes of size 1)"
+        )
+    builder = _emit_layers(net, batch, dynamic_batch)
     outputs = [_value_info(onnx, builder.value(t.blob), t.shape, dynamic_batch) for t in net.outputs]
-    graph_values = {t.blob for t in net.inputs} | {builder.value(t.blob) for t in net.outputs}
+    exposed = {t.blob for t in net.outputs}
+    for blob in dict.fromkeys(extra_outputs):
+        if blob not in exposed:
+            outputs.append(_value_info(onnx, builder.value(blob), builder.shape(blob), dynamic_batch))
+            exposed.add(blob)
+    graph_values = {t.blob for t in net.inputs} | {value.name for value in outputs}
     initializers = {tensor.name for tensor in builder.initializers}
     value_info = [
         _value_info(onnx, name, shape, dynamic_batch, batch=None)

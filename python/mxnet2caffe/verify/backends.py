@@ -144,7 +144,34 @@ def caffe_blobs(
     return {name: net.blobs[name].data.copy() for name in names}
 
 
-BACKENDS: Dict[str, Callable[..., Dict[str, np.ndarray]]] = {"caffe": caffe_blobs, "opencv": opencv_blobs}
+def onnxruntime_blobs(
+    prototxt: PathLike,
+    caffemodel: PathLike,
+    inputs: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    fuse: bool = True,
+) -> Dict[str, np.ndarray]:
+    """Named blobs of the Caffe model emitted as ONNX (in memory, each named blob an extra graph
+    output: ONNX values carry the blob names) and run by ONNX Runtime on the CPU. `fuse=False`
+    turns ONNX Runtime's graph rewrites off, so the graph runs as emitted."""
+    from ..onnx.api import read_caffe_net  # the optional onnx package, only for this backend
+    from ..onnx.emit import net_to_onnx
+
+    ort = require("onnxruntime")
+    model = net_to_onnx(read_caffe_net(prototxt, caffemodel), extra_outputs=names)
+    options = ort.SessionOptions()
+    if not fuse:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    feed = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in inputs.items()}
+    return dict(zip(names, session.run(list(names), feed)))
+
+
+BACKENDS: Dict[str, Callable[..., Dict[str, np.ndarray]]] = {
+    "caffe": caffe_blobs,
+    "onnxruntime": onnxruntime_blobs,
+    "opencv": opencv_blobs,
+}
 
 
 def backend_blobs(backend: str) -> Callable[..., Dict[str, np.ndarray]]:
