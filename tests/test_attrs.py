@@ -227,3 +227,66 @@ def test_failed_read_counts_as_read():
     with pytest.raises(NodeError):
         parsed.int("num_filter")
     assert parsed.unread() == {}
+
+
+# --- hostile values (issue 11) -------------------------------------------------
+
+@pytest.mark.parametrize("text", ["(", "(,)", "[", "(3", "3)", "(3,,3)", "(,3)", "", "((3))"])
+def test_int_tuple_rejects_malformed_syntax(text):
+    with pytest.raises(NodeError, match=r"node 'conv1' \(op Convolution\): attribute 'stride': expected a tuple"):
+        attrs(stride=text).int_tuple("stride", (1, 1))
+
+
+@pytest.mark.parametrize("text", ["(", "(,)", "(3,,3)", "(,3)"])
+def test_mxnet_rejects_the_malformed_tuples_too(text):
+    data = mx.sym.Variable("data")
+    with pytest.raises(mx.base.MXNetError, match="stride"):
+        mx.sym.Convolution(data, kernel=(3, 3), stride=text, num_filter=1, name="conv")
+
+
+def test_empty_tuple_is_mxnets_empty_tuple():
+    # MXNet 1.9.1 reads stride "[]" as no stride given (checked: 8x8 -> 6x6 with a 3x3 kernel)
+    data = mx.sym.Variable("data")
+    conv = mx.sym.Convolution(data, kernel=(3, 3), stride="[]", num_filter=1, name="conv")
+    assert conv.infer_shape(data=(1, 1, 8, 8))[1] == [(1, 1, 6, 6)]
+    assert attrs(stride="[]").int_tuple("stride", (1, 1)) == ()
+
+
+@pytest.mark.parametrize("text", [str(2**63), str(-(2**63) - 1), "1" * 5000])
+def test_integers_beyond_int64_are_rejected_briefly(text):
+    for reader, raw in (("int", text), ("int_tuple", f"({text}, 1)")):
+        with pytest.raises(NodeError, match="attribute 'num_filter'") as info:
+            getattr(attrs(num_filter=raw), reader)("num_filter")
+        assert len(str(info.value)) < 200
+
+
+def test_int64_limits_are_accepted():
+    assert attrs(shape=f"({2**63 - 1}, {-(2**63)})").int_tuple("shape") == (2**63 - 1, -(2**63))
+    assert attrs(axis=str(2**63 - 1)).int("axis") == 2**63 - 1
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "-1e-5", "1e400"])
+def test_float_minimum_rejects_non_finite_and_small(text):
+    with pytest.raises(NodeError, match=r"attribute 'eps': expected a finite number >= 0.0, got '"):
+        attrs(eps=text).float("eps", 1e-3, minimum=0.0)
+
+
+def test_float_minimum_accepts_and_defaults():
+    assert attrs(eps="0").float("eps", 1e-3, minimum=0.0) == 0.0
+    assert attrs(eps="2e-5").float("eps", 1e-3, minimum=0.0) == 2e-5
+    assert attrs().float("eps", 1e-3, minimum=0.0) == 1e-3
+    assert attrs(eps="None").float("eps", 1e-3, minimum=0.0) == 1e-3
+
+
+@pytest.mark.parametrize("text", ["0", "-1"])
+def test_int_minimum(text):
+    with pytest.raises(NodeError, match=f"attribute 'num_group': expected an integer >= 1, got '{text}'"):
+        attrs(num_group=text).int("num_group", 1, minimum=1)
+    assert attrs(num_group="4").int("num_group", 1, minimum=1) == 4
+    assert attrs().int("num_group", 1, minimum=1) == 1
+
+
+def test_long_bad_text_is_quoted_in_part():
+    with pytest.raises(NodeError) as info:
+        attrs(kernel="(" + "3, " * 100000 + "x)").int_tuple("kernel")
+    assert "(300003 characters)" in str(info.value) and len(str(info.value)) < 200

@@ -8,6 +8,7 @@ the attributes nobody read can be reported after conversion.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Callable, Dict, Iterable, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
 
 from .errors import NodeError
@@ -27,6 +28,10 @@ _MISSING = _Missing()
 # how MXNet writes an optional parameter that is not set (dmlc::optional); MXNet rejects it
 # for any other parameter
 _UNSET = "None"
+# MXNet stores integer attributes as C++ int or int64 (a tuple's dims)
+_INT64 = (-(2**63), 2**63 - 1)
+# how much of a bad attribute's text a message quotes
+_QUOTED = 40
 
 
 class Attrs:
@@ -55,6 +60,11 @@ class Attrs:
     def _error(self, key: builtins.str, message: builtins.str) -> NodeError:
         return NodeError(self._node_name, self._op, f"attribute '{key}': {message}")
 
+    def _bad(self, key: builtins.str, expected: builtins.str, text: builtins.str) -> NodeError:
+        """`expected ..., got '...'`, quoting at most _QUOTED characters of the text."""
+        shown = repr(text) if len(text) <= _QUOTED else f"{text[:_QUOTED]!r}... ({len(text)} characters)"
+        return self._error(key, f"expected {expected}, got {shown}")
+
     def _text(self, key: builtins.str) -> Optional[builtins.str]:
         """The attribute's string, None if absent; either way it counts as read."""
         self._read.add(key)
@@ -79,7 +89,18 @@ class Attrs:
         try:
             return parse(text)
         except ValueError:
-            raise self._error(key, f"expected {expected}, got {text!r}") from None
+            raise self._bad(key, expected, text) from None
+
+    def _at_least(
+        self, key: builtins.str, value: _T, minimum: Union[builtins.int, builtins.float, None], expected: builtins.str
+    ) -> _T:
+        """`value` if it is None or no less than `minimum` (and finite, for a float)."""
+        if minimum is None or value is None:
+            return value
+        number = builtins.float(value)  # type: ignore[arg-type]
+        if not (math.isfinite(number) and number >= minimum):
+            raise self._bad(key, f"{expected} >= {minimum}", builtins.str(self._raw.get(key)))
+        return value
 
     @overload
     def str(self, key: builtins.str) -> builtins.str: ...
@@ -89,18 +110,26 @@ class Attrs:
         return self._parsed(key, default, str, "a string")
 
     @overload
-    def int(self, key: builtins.str) -> builtins.int: ...
+    def int(self, key: builtins.str, *, minimum: Optional[builtins.int] = None) -> builtins.int: ...
     @overload
-    def int(self, key: builtins.str, default: _Default) -> Union[builtins.int, _Default]: ...
-    def int(self, key: builtins.str, default: object = _MISSING) -> object:
-        return self._parsed(key, default, int, "an integer")
+    def int(
+        self, key: builtins.str, default: _Default, *, minimum: Optional[builtins.int] = None
+    ) -> Union[builtins.int, _Default]: ...
+    def int(self, key: builtins.str, default: object = _MISSING, *, minimum: Optional[builtins.int] = None) -> object:
+        """An integer in int64's range; with `minimum`, no less than it."""
+        return self._at_least(key, self._parsed(key, default, _int64, "an integer"), minimum, "an integer")
 
     @overload
-    def float(self, key: builtins.str) -> builtins.float: ...
+    def float(self, key: builtins.str, *, minimum: Optional[builtins.float] = None) -> builtins.float: ...
     @overload
-    def float(self, key: builtins.str, default: _Default) -> Union[builtins.float, _Default]: ...
-    def float(self, key: builtins.str, default: object = _MISSING) -> object:
-        return self._parsed(key, default, float, "a number")
+    def float(
+        self, key: builtins.str, default: _Default, *, minimum: Optional[builtins.float] = None
+    ) -> Union[builtins.float, _Default]: ...
+    def float(
+        self, key: builtins.str, default: object = _MISSING, *, minimum: Optional[builtins.float] = None
+    ) -> object:
+        """A number; with `minimum`, a finite one no less than it."""
+        return self._at_least(key, self._parsed(key, default, float, "a number"), minimum, "a finite number")
 
     def bool(self, key: builtins.str, default: Union[builtins.bool, _Missing] = _MISSING) -> builtins.bool:
         return self._parsed(key, default, _parse_bool, "a boolean")
@@ -108,19 +137,20 @@ class Attrs:
     def int_tuple(
         self, key: builtins.str, default: Union[Iterable[builtins.int], None, _Missing] = _MISSING
     ) -> Tuple[builtins.int, ...]:
-        """Parses "(3, 3)", "[3,3]", "3", "()", "None" or Python 2's "(3L, 3L)" into a tuple of ints;
-        a default of None stands for ()."""
+        """Parses "(3, 3)", "[3,3]", "3", "()", "None" or Python 2's "(3L, 3L)" into a tuple of ints
+        in int64's range, with MXNet's syntax ("(" and "(,)" are errors, "[]" is MXNet's empty
+        tuple); a default of None stands for ()."""
         text = self._text(key)
         if text is None:
             default = self._default(key, default)
             return tuple(default) if default is not None else ()
-        inner = text.strip().strip("()[]").strip()
-        if not inner or inner == _UNSET:
+        stripped = text.strip()
+        if stripped == _UNSET:
             return ()
         try:
-            return tuple(_tuple_item(part) for part in inner.split(",") if part.strip())
+            return _parse_tuple(stripped)
         except ValueError:
-            raise self._error(key, f"expected a tuple of integers, got {text!r}") from None
+            raise self._bad(key, "a tuple of integers", text) from None
 
 
 def _parse_bool(text: str) -> bool:
@@ -132,9 +162,32 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
+def _parse_tuple(text: str) -> Tuple[int, ...]:
+    """MXNet's tuple syntax: a bare integer, or "(" or "[", integers separated by commas with
+    one optional comma after the last, ")" or "]"."""
+    if not (text[:1] in ("(", "[") and text[-1:] in (")", "]") and len(text) >= 2):
+        return (_tuple_item(text),)
+    inner = text[1:-1].strip()
+    if inner.endswith(","):
+        inner = inner[:-1]
+        if not inner.strip():  # "(,)"
+            raise ValueError(text)
+    return tuple(_tuple_item(part) for part in inner.split(",")) if inner else ()
+
+
 def _tuple_item(text: str) -> int:
     # MXNet's tuple parser skips one "L" after a number: shapes saved from Python 2 longs
     text = text.strip()
     if text.endswith("L"):
         text = text[:-1]
-    return int(text)
+    return _int64(text)
+
+
+def _int64(text: str) -> int:
+    # a long run of digits is refused before int() spends time on it
+    if len(text.strip()) > 25:
+        raise ValueError(text)
+    value = int(text)
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError(text)
+    return value

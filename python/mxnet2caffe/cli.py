@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import FrameType
 from typing import Dict, Optional, Sequence, Tuple
 
 from .caffe.native_layers import SWITCHES
@@ -62,13 +65,26 @@ def model_files(first: str, second: str) -> Tuple[Path, Path]:
     return Path(first), Path(second)
 
 
+# Caffe's BlobShape dims are int64
+_MAX_DIM = 2**63 - 1
+
+
 def _shapes(pairs: Sequence[Tuple[str, Tuple[int, ...]]]) -> Dict[str, Tuple[int, ...]]:
     shapes: Dict[str, Tuple[int, ...]] = {}
     for name, shape in pairs:
         if name in shapes:
             raise ConversionError(f"--input-shape given twice for {name or 'the input'}")
+        if max(shape) > _MAX_DIM:
+            raise ConversionError(f"--input-shape {name + ':' if name else ''}...: a dimension exceeds {_MAX_DIM}")
         shapes[name] = shape
     return shapes
+
+
+def output_prefix(text: str) -> str:
+    """The --output value when it names a file prefix, not a directory or nothing."""
+    if not text or text.endswith(("/", os.sep)) or Path(text).name in ("", ".", ".."):
+        raise ConversionError(f"--output {text!r}: give a file prefix such as DIR/model, not a directory")
+    return text
 
 
 def _options(args: argparse.Namespace) -> ConvertOptions:
@@ -92,7 +108,7 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
 
 def run_convert(args: argparse.Namespace) -> int:
     symbol, params = model_files(args.model, args.params)
-    summary = convert(symbol, params, _shapes(args.input_shape), args.output, _options(args))
+    summary = convert(symbol, params, _shapes(args.input_shape), output_prefix(args.output), _options(args))
     prototxt, caffemodel = summary.prototxt, summary.caffemodel
     assert prototxt is not None and caffemodel is not None  # convert() writes both when given an output
     for note in summary.notes:
@@ -106,13 +122,31 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_onnx(args: argparse.Namespace) -> int:
-    from .onnx import convert_to_onnx, write_onnx  # needs the optional onnx package
+    from .onnx.api import convert_net_to_onnx, write_onnx  # needs the optional onnx package
 
     symbol, params = model_files(args.model, args.params)
-    model = convert_to_onnx(
+    net, model = convert_net_to_onnx(
         symbol, params, _shapes(args.input_shape), None, _options(args), args.opset, args.dynamic_batch
     )
-    print(f"wrote {write_onnx(model, args.output)}")
+    path = write_onnx(model, output_prefix(args.output))
+    print(f"wrote {path}")
+    if args.trt_check:
+        from .onnx.trt_check import write_trt_check  # needs polygraphy
+
+        command = write_trt_check(args.trt_check, path, symbol, params, net, args.seed, args.tolerance)
+        folder = Path(args.trt_check)
+        print(f"wrote {folder / 'inputs.json'} and {folder / 'outputs.json'} (MXNet's outputs)")
+        print("on a machine with TensorRT, compare it with MXNet:")
+        print(command)
+    return 0
+
+
+def run_caffe2onnx(args: argparse.Namespace) -> int:
+    from .onnx.api import caffe_to_onnx, onnx_path  # needs the optional onnx package
+
+    output = output_prefix(args.output)
+    caffe_to_onnx(args.prototxt, args.caffemodel, output, args.opset, args.dynamic_batch)
+    print(f"wrote {onnx_path(output)}")
     return 0
 
 
@@ -228,6 +262,13 @@ def _conversion_options(parser: argparse.ArgumentParser, input_shape_required: b
         )
 
 
+def _onnx_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--opset", type=int, default=13, help="ONNX opset, 13..17 (TensorRT 8.6 and 10 parse these)")
+    parser.add_argument(
+        "--dynamic-batch", action="store_true", help="a symbolic batch axis 'N' instead of the given one"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mxnet2caffe", description="Convert MXNet models to Caffe models with the same numbers."
@@ -250,11 +291,26 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
     _conversion_options(exporter, input_shape_required=True)
     exporter.add_argument("--output", "-o", required=True, help="writes OUTPUT.onnx")
-    exporter.add_argument("--opset", type=int, default=13, help="ONNX opset, 13..17 (TensorRT 8.6 and 10 parse these)")
+    _onnx_options(exporter)
     exporter.add_argument(
-        "--dynamic-batch", action="store_true", help="a symbolic batch axis 'N' instead of the given one"
+        "--trt-check", metavar="DIR",
+        help="write seeded random inputs and MXNet's outputs for them to DIR (polygraphy JSON) and print "
+        "the `polygraphy run --trt` line comparing TensorRT with them",
+    )
+    exporter.add_argument("--seed", type=int, default=0, help="seed of the --trt-check inputs")
+    exporter.add_argument(
+        "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="relative max error the --trt-check line allows"
     )
     exporter.set_defaults(run=run_onnx)
+
+    caffe2onnx = commands.add_parser(
+        "caffe2onnx", help="a Caffe model (converted earlier, or hand-written) to ONNX (for TensorRT, ONNX Runtime)"
+    )
+    caffe2onnx.add_argument("prototxt", help="NET.prototxt")
+    caffe2onnx.add_argument("caffemodel", help="NET.caffemodel")
+    caffe2onnx.add_argument("--output", "-o", required=True, help="writes OUTPUT.onnx")
+    _onnx_options(caffe2onnx)
+    caffe2onnx.set_defaults(run=run_caffe2onnx)
 
     checker = commands.add_parser("verify", help="compare a converted model with MXNet, layer by layer")
     checker.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")
@@ -290,7 +346,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that cleanups (temporary files) run."""
+
+
+def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
+    raise Terminated()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs a command; an interrupt (SIGINT, SIGTERM) ends it with one line, after the
+    cleanups on the way out have removed any temporary file."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"

@@ -117,6 +117,8 @@ def resolve_input_shapes(
                     f"the graph has {data or 'none'}: use --input-shape NAME:DIMS"
                 )
             name = data[0]
+            if name in shapes:
+                raise ShapeError(f"{graph.source}: two shapes for input '{name}': one without a name, one with it")
         if name not in candidates:
             raise ShapeError(
                 f"{graph.source}: '{name}' is not an input of the graph "

@@ -9,11 +9,14 @@ field-number order; a blob's data field before its shape field).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
+import stat
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, List, Mapping, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 from google.protobuf import text_format
@@ -152,27 +155,57 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
     """Writes every file to a temporary sibling, flushed to disk, then renames them all
     into place. A file's contents are bytes or a function that writes them to a stream.
 
-    A failure leaves the outputs as they were (a prototxt never pairs with another
-    conversion's caffemodel), creates no output and leaves no temporary file.
+    A failure or an interrupt (SIGINT, SIGTERM) leaves the outputs as they were (a prototxt
+    never pairs with another conversion's caffemodel), creates no output and leaves no
+    temporary file. A new output gets the mode the umask gives new files, an overwritten
+    one keeps its mode.
     """
     temporaries: List[Tuple[str, Path]] = []
     try:
         for path, data in contents:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            temporaries.append((temporary, path))
+            with _signals_deferred():  # a temporary exists only once it is listed for cleanup
+                handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+                temporaries.append((temporary, path))
             with os.fdopen(handle, "wb") as stream:
+                os.fchmod(stream.fileno(), _output_mode(path))
                 if callable(data):
                     data(stream)
                 else:
                     stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
-        _install(temporaries)
+        with _signals_deferred():  # the renames are not torn by an interrupt
+            _install(temporaries)
     finally:
-        for temporary, _ in temporaries:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        with _signals_deferred():
+            for temporary, _ in temporaries:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Holds SIGINT and SIGTERM back until the block is done (where the platform can)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _output_mode(path: Path) -> int:
+    """The permissions of the file at `path`, or those the umask gives a new file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only way to read it; set back at once
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _install(temporaries: List[Tuple[str, Path]]) -> None:

@@ -22,12 +22,24 @@ class ConvAttrs:
     no_bias: bool
 
 
+# Caffe stores window sizes, strides, pads and dilations as uint32 and computes with int
+_CAFFE_INT_MAX = 2**31 - 1
+
+
+def window_values(ctx: NodeContext, key: str, values: Tuple[int, ...], minimum: int) -> Tuple[int, ...]:
+    """`values` of a window attribute (kernel, stride, pad, dilate), each between `minimum`
+    and what Caffe can hold: 0 strides divide by zero, huge ones overflow Caffe's fields."""
+    if any(not minimum <= value <= _CAFFE_INT_MAX for value in values):
+        raise ctx.error(f"attribute '{key}' {values}: every value must be in {minimum}..{_CAFFE_INT_MAX}")
+    return values
+
+
 def read_conv_attrs(ctx: NodeContext, data: Tensor, what: str, no_bias_default: bool) -> ConvAttrs:
     """The shared attributes, checked: 2-d, NCHW, channels and filters divide into the groups.
     `what` names the operation in messages."""
-    kernel = ctx.attrs.int_tuple("kernel")
+    kernel = window_values(ctx, "kernel", ctx.attrs.int_tuple("kernel"), 1)
     if len(kernel) != 2 or len(data.shape) != 4:
-        raise ctx.error(f"only 2-d {what} on NCHW input is supported (kernel {kernel}, input {data.shape})")
+        raise ctx.error(f"only 2-d {what} on NCHW input is supported (attribute 'kernel' {kernel}, input {data.shape})")
     layout = ctx.attrs.str("layout", None)
     if layout not in (None, "NCHW"):
         raise ctx.error(f"layout {layout} is not supported, only NCHW")
@@ -36,10 +48,10 @@ def read_conv_attrs(ctx: NodeContext, data: Tensor, what: str, no_bias_default: 
     ctx.attrs.str("cudnn_off", None)
     attrs = ConvAttrs(
         kernel=kernel,
-        stride=ctx.spatial_attr("stride", (1, 1)),
-        dilate=ctx.spatial_attr("dilate", (1, 1)),
-        num_filter=ctx.attrs.int("num_filter"),
-        group=ctx.attrs.int("num_group", 1),
+        stride=window_values(ctx, "stride", ctx.spatial_attr("stride", (1, 1)), 1),
+        dilate=window_values(ctx, "dilate", ctx.spatial_attr("dilate", (1, 1)), 1),
+        num_filter=ctx.attrs.int("num_filter", minimum=1),
+        group=ctx.attrs.int("num_group", 1, minimum=1),
         no_bias=ctx.attrs.bool("no_bias", no_bias_default),
     )
     channels, filters, group = data.shape[1], attrs.num_filter, attrs.group
@@ -58,7 +70,7 @@ def convert_convolution(ctx: NodeContext) -> Converted:
     attrs = read_conv_attrs(ctx, data, "convolution", no_bias_default=False)
     kernel, stride, dilate = attrs.kernel, attrs.stride, attrs.dilate
     num_filter, group, no_bias = attrs.num_filter, attrs.group, attrs.no_bias
-    pad = ctx.spatial_attr("pad", (0, 0))
+    pad = window_values(ctx, "pad", ctx.spatial_attr("pad", (0, 0)), 0)
     n, channels, height, width = data.shape
     blobs = [ctx.param(1, (num_filter, channels // group) + kernel)]
     if not no_bias:

@@ -84,7 +84,7 @@ def _same_shapes(ctx: NodeContext) -> None:
 
 @converter("ElementWiseSum", "add_n")
 def convert_add_n(ctx: NodeContext) -> Converted:
-    return _eltwise(ctx, [ctx.input(i) for i in range(ctx.attrs.int("num_args"))], "SUM")
+    return _eltwise(ctx, [ctx.input(i) for i in range(ctx.attrs.int("num_args", minimum=1))], "SUM")
 
 
 def broadcast_shape(ctx: NodeContext, lhs: Shape, rhs: Shape) -> Shape:

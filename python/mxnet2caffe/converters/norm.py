@@ -64,7 +64,7 @@ def convert_batch_norm(ctx: NodeContext) -> Converted:
     _read_inference_irrelevant_attrs(ctx)
     if ctx.attrs.bool("output_mean_var", False):
         raise ctx.error("output_mean_var=True (mean and variance as extra outputs) is not supported")
-    eps = ctx.attrs.float("eps", 1e-3)
+    eps = ctx.attrs.float("eps", 1e-3, minimum=0.0)
     fix_gamma = ctx.attrs.bool("fix_gamma", True)
     _check_channel_axis(ctx, data)
     channels = data.shape[1]

@@ -33,6 +33,7 @@ import numpy as np
 from ..caffe.net import Layer, Shape, Tensor
 from ..caffe.sizes import pooling_output_size
 from .context import Converted, NodeContext, reshape_param
+from .conv import window_values
 from .pad import zero_pad_convolution
 from .registry import converter
 from .resize import separable_product
@@ -158,6 +159,9 @@ def _read_axes(ctx: NodeContext, pooling: _Pooling, spatial: Tuple[int, ...]) ->
     pad = ctx.spatial_attr("pad", (0,) * rank, rank)
     if pooling.global_pool:  # MXNet ignores kernel, stride and pad then
         return tuple(_Axis(size, size, 1, 0) for size in spatial)
+    window_values(ctx, "kernel", kernel, 1)
+    window_values(ctx, "stride", stride, 1)
+    window_values(ctx, "pad", pad, 0)
     if len(kernel) != rank:
         raise ctx.error(f"kernel {kernel} does not match the {rank}-d pooling of input {ctx.input(0).shape}")
     axes = tuple(_Axis(*values) for values in zip(spatial, kernel, stride, pad))

@@ -177,7 +177,7 @@ def convert_identity(ctx: NodeContext) -> Converted:
 
 @converter("Concat", "concat")
 def convert_concat(ctx: NodeContext) -> Converted:
-    inputs = [ctx.input(i) for i in range(ctx.attrs.int("num_args"))]
+    inputs = [ctx.input(i) for i in range(ctx.attrs.int("num_args", minimum=1))]
     first = inputs[0].shape
     axis = normalize_axis(ctx, ctx.attrs.int("dim", 1), len(first), "dim")
     for tensor in inputs[1:]:

@@ -6,8 +6,11 @@ heads as [id, index] or [id, index, version]; with or without `node_row_ptr`.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
+import re
 from typing import Any, Dict, List
 
 from ..attrs import Attrs
@@ -20,6 +23,18 @@ _LEGACY_HIDDEN = {
     key: f"__{key}__" for key in ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage")
 }
 
+# MXNet's files nest about five levels; the bound keeps hostile nesting from exhausting
+# Python's recursion, and the one on numbers keeps huge literals from costing time
+_MAX_DEPTH = 100
+_MAX_NUMBER_CHARACTERS = 100
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_OPENING = frozenset(b"[{")
+
+
+class _BadNumber(ValueError):
+    """A JSON number the reader refuses: too long, or beyond float's range."""
+
 
 def read_symbol(path: str | os.PathLike[str]) -> Graph:
     """Reads and validates a symbol JSON file."""
@@ -28,11 +43,46 @@ def read_symbol(path: str | os.PathLike[str]) -> Graph:
             raw = handle.read()
     except OSError as exc:
         raise InputFileError(path, f"cannot read symbol file: {exc.strerror or exc}") from None
+    depth = _nesting_depth(raw)
+    if depth > _MAX_DEPTH:
+        raise InputFileError(path, f"not an MXNet symbol: JSON nested {depth} levels deep (at most {_MAX_DEPTH})")
     try:
-        document = json.loads(raw.decode("utf-8"))
+        document = json.loads(
+            raw.decode("utf-8"), parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
+        )
+    except _BadNumber as exc:
+        raise InputFileError(path, f"not an MXNet symbol: {exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputFileError(path, f"not valid JSON: {exc}") from None
     return parse_symbol(document, str(path))
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest, brackets inside strings not counted."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    steps = (1 if byte in _OPENING else -1 for byte in brackets)
+    return max(itertools.accumulate(steps), default=0)
+
+
+def _checked_length(text: str) -> str:
+    if len(text) > _MAX_NUMBER_CHARACTERS:
+        raise _BadNumber(f"a number of {len(text)} characters (at most {_MAX_NUMBER_CHARACTERS})")
+    return text
+
+
+def _parse_int(text: str) -> int:
+    return int(_checked_length(text))
+
+
+def _parse_float(text: str) -> float:
+    value = float(_checked_length(text))
+    if not math.isfinite(value):
+        raise _BadNumber(f"the number {text} is out of range")
+    return value
+
+
+def _refuse_constant(text: str) -> Any:
+    raise _BadNumber(f"{text} is not a JSON number")
 
 
 def parse_symbol(document: Any, source: str) -> Graph:
@@ -56,7 +106,7 @@ def parse_symbol(document: Any, source: str) -> Graph:
     if isinstance(top_attrs, dict) and isinstance(top_attrs.get("mxnet_version"), list):
         try:
             version = int(top_attrs["mxnet_version"][1])
-        except (IndexError, TypeError, ValueError):
+        except (IndexError, TypeError, ValueError, OverflowError):
             version = 0
     return Graph(nodes=nodes, heads=heads, source=source, mxnet_version=version)
 
@@ -76,7 +126,7 @@ def _parse_node(entry: Any, node_id: int, source: str) -> Node:
     for key in ("param", "attr", "attrs"):
         value = entry.get(key)
         if isinstance(value, dict):
-            merged.update({str(k): str(v) for k, v in value.items()})
+            merged.update({str(k): _attribute_text(v, name, str(k), source) for k, v in value.items()})
         elif value is not None:
             raise InputFileError(source, f"node '{name}': '{key}' is not an object")
     merged = {_LEGACY_HIDDEN.get(k, k): v for k, v in merged.items()}
@@ -87,6 +137,14 @@ def _parse_node(entry: Any, node_id: int, source: str) -> Node:
         for ref in _list(entry.get("inputs", []), source, f"inputs of node '{name}'")
     )
     return Node(node_id, name, op, Attrs(name, op, visible), inputs, hidden)
+
+
+def _attribute_text(value: Any, node: str, key: str, source: str) -> str:
+    """MXNet writes every attribute as a string; null or a list would read as a wrong string."""
+    if value is None or isinstance(value, (list, dict)):
+        kind = "null" if value is None else type(value).__name__
+        raise InputFileError(source, f"node '{node}': attribute '{key}' is {kind}, not a string")
+    return str(value)
 
 
 def _is_hidden(key: str) -> bool:
