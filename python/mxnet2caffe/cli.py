@@ -108,6 +108,13 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
 
 def run_convert(args: argparse.Namespace) -> int:
     symbol, params = model_files(args.model, args.params)
+    formats = args.format.split(",")
+    if "caffe" not in formats:
+        if args.verify:
+            raise ConversionError("--verify compares the Caffe model: use --format caffe,onnx")
+        return _export_onnx(args, symbol, params)
+    if "onnx" in formats:
+        _export_onnx(args, symbol, params)
     summary = convert(symbol, params, _shapes(args.input_shape), output_prefix(args.output), _options(args))
     prototxt, caffemodel = summary.prototxt, summary.caffemodel
     assert prototxt is not None and caffemodel is not None  # convert() writes both when given an output
@@ -122,9 +129,13 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_onnx(args: argparse.Namespace) -> int:
+    return _export_onnx(args, *model_files(args.model, args.params))
+
+
+def _export_onnx(args: argparse.Namespace, symbol: Path, params: Path) -> int:
+    """OUTPUT.onnx (and with --trt-check, polygraphy's files for TensorRT)."""
     from .onnx.api import convert_net_to_onnx, write_onnx  # needs the optional onnx package
 
-    symbol, params = model_files(args.model, args.params)
     net, model = convert_net_to_onnx(
         symbol, params, _shapes(args.input_shape), None, _options(args), args.opset, args.dynamic_batch
     )
@@ -262,11 +273,17 @@ def _conversion_options(parser: argparse.ArgumentParser, input_shape_required: b
         )
 
 
-def _onnx_options(parser: argparse.ArgumentParser) -> None:
+def _onnx_options(parser: argparse.ArgumentParser, trt_check: bool = False) -> None:
     parser.add_argument("--opset", type=int, default=13, help="ONNX opset, 13..17 (TensorRT 8.6 and 10 parse these)")
     parser.add_argument(
         "--dynamic-batch", action="store_true", help="a symbolic batch axis 'N' instead of the given one"
     )
+    if trt_check:
+        parser.add_argument(
+            "--trt-check", metavar="DIR",
+            help="write seeded random inputs and MXNet's outputs for them to DIR (polygraphy JSON) and print "
+            "the `polygraphy run --trt` line comparing TensorRT with them (--seed, --tolerance)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("model", help="SYMBOL.json, or the checkpoint PREFIX")
     conv.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
     _conversion_options(conv, input_shape_required=True)
-    conv.add_argument("--output", "-o", required=True, help="writes OUTPUT.prototxt and OUTPUT.caffemodel")
+    conv.add_argument(
+        "--output", "-o", required=True, help="writes OUTPUT.prototxt and OUTPUT.caffemodel (and/or OUTPUT.onnx)"
+    )
+    conv.add_argument(
+        "--format", choices=("caffe", "onnx", "caffe,onnx"), default="caffe",
+        help="what to write: the Caffe model, an ONNX model of it (for TensorRT), or both",
+    )
+    _onnx_options(conv, trt_check=True)
     conv.add_argument("--verify", action="store_true", help="then compare every layer with MXNet")
     _verify_options(conv)
     conv.set_defaults(run=run_convert)
@@ -291,12 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
     _conversion_options(exporter, input_shape_required=True)
     exporter.add_argument("--output", "-o", required=True, help="writes OUTPUT.onnx")
-    _onnx_options(exporter)
-    exporter.add_argument(
-        "--trt-check", metavar="DIR",
-        help="write seeded random inputs and MXNet's outputs for them to DIR (polygraphy JSON) and print "
-        "the `polygraphy run --trt` line comparing TensorRT with them",
-    )
+    _onnx_options(exporter, trt_check=True)
     exporter.add_argument("--seed", type=int, default=0, help="seed of the --trt-check inputs")
     exporter.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="relative max error the --trt-check line allows"
