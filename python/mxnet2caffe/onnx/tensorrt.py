@@ -1,9 +1,12 @@
 """Which ONNX ops TensorRT's ONNX parser imports: the emitter's profile, as caffe/profiles.py is
 the Caffe writer's.
 
-Facts: onnx-tensorrt's docs/operators.md (TensorRT 8.6 and 10.x, default domain "ai.onnx"). Only
-the ops the emitter may use are listed; an op outside this table would reach TensorRT's plugin
-registry by name and fail to load on a stock install.
+Facts: onnx-tensorrt's docs/operators.md support matrix (default domain "ai.onnx"); every op
+below is marked supported there (checked against the matrix; MeanVarianceNormalization, which is
+not, is absent: MVN is emitted as ReduceMean arithmetic). Restrictions it states that the emitter
+meets: Conv/ConvTranspose weights and Slice axes are initializers; pooling is 2-d. Only the ops the
+emitter may use are listed; an op outside this table would reach TensorRT's plugin registry by
+name and fail to load on a stock install.
 """
 
 TENSORRT_OPS = frozenset(
