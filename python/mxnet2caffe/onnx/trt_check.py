@@ -22,8 +22,7 @@ from ..errors import ConversionError
 from ..runtimes.imports import require
 from ..verify.backends import mxnet_internal_outputs
 from ..verify.inputs import random_inputs
-from ..verify.report import DEFAULT_TOLERANCE
-from ..verify.report import _mxnet_inputs as mxnet_inputs  # what verify feeds MXNet
+from ..verify.report import DEFAULT_TOLERANCE, mxnet_inputs
 
 RUNNER = "mxnet"
 

@@ -90,7 +90,7 @@ def _conventional_blob(key: str) -> str:
     return key[: -len("_output")] if key.endswith("_output") else key
 
 
-def _mxnet_inputs(caffe_inputs: Mapping[str, np.ndarray], annotations: Annotations) -> Dict[str, np.ndarray]:
+def mxnet_inputs(caffe_inputs: Mapping[str, np.ndarray], annotations: Annotations) -> Dict[str, np.ndarray]:
     """What MXNet is fed for the Caffe model's inputs: under the MXNet name of each (lowering may
     rename an input), normalized where the Caffe model takes raw pixels."""
     mxnet_name = {blob: key for key, blob in annotations.names.items()} if annotations.names is not None else {}
@@ -137,7 +137,7 @@ def verify(
     blob_of = annotations.names.blob if annotations.names is not None else _conventional_blob
     tops = {top for layer in net.layer if layer.type != "Input" for top in layer.top}
     outputs = tops - {bottom for layer in net.layer for bottom in layer.bottom}
-    expected = mxnet_internal_outputs(symbol, params, _mxnet_inputs(inputs, annotations))
+    expected = mxnet_internal_outputs(symbol, params, mxnet_inputs(inputs, annotations))
     compared: List[Tuple[str, str]] = []  # (MXNet output, blob) of the outputs a blob holds
     for key in expected:
         blob = blob_of(key)
