@@ -62,6 +62,7 @@ def assert_rejected(directory, args, *fragments):
     for fragment in fragments:
         assert fragment in result.stderr, (fragment, result.stderr)
     assert snapshot(directory) == before, "a failed conversion wrote or changed a file"
+    return result.stderr
 
 
 def edit_symbol(symbol, edit):
@@ -103,6 +104,7 @@ def convert_args(symbol, params, directory, *extra):
         ("bn", "eps", "nan"),  # accepted before
         ("bn", "eps", "inf"),
         ("bn", "eps", "-1e-05"),
+        ("bn", "axis", "None"),  # MXNet refuses it (axis is a plain int); read as the default 1 before
         ("concat", "num_args", "0"),  # IndexError before
     ],
 )
@@ -110,6 +112,38 @@ def test_bad_attribute_is_a_clean_error(model, tmp_path, node, key, value):
     symbol, params = model
     edit_symbol(symbol, set_attribute(node, key, value))
     assert_rejected(tmp_path, convert_args(symbol, params, tmp_path), f"node '{node}'", f"attribute '{key}'")
+
+
+def upsampling_model(directory):
+    """data 1x3x5x5 -> deconv (3x3, stride 2, pad 1, adj 1, 4) -> instance norm -> l2 norm."""
+    data = mx.sym.Variable("data")
+    x = mx.sym.Deconvolution(data, kernel=(3, 3), stride=(2, 2), pad=(1, 1), adj=(1, 1), num_filter=4, name="deconv")
+    x = mx.sym.InstanceNorm(x, eps=1e-3, name="inorm")
+    x = mx.sym.L2Normalization(x, mode="channel", eps=1e-10, name="l2")
+    args, aux = random_params(x, {"data": (1, 3, 5, 5)})
+    return save_model(x, args, aux, directory, "upsampling")
+
+
+@pytest.mark.parametrize(
+    "node, key, value",
+    [
+        ("deconv", "pad", "(-1, -1)"),  # a Caffe pad of -1 before
+        ("deconv", "pad", "(0, -2)"),
+        ("deconv", "adj", "(-1, 0)"),  # a Crop at offset -1 before
+        ("inorm", "eps", "nan"),  # accepted before
+        ("inorm", "eps", "-inf"),
+        ("inorm", "eps", "-0.001"),
+        ("l2", "eps", "inf"),
+        ("l2", "eps", "-1e-10"),
+    ],
+)
+def test_bad_upsampling_attribute_is_a_clean_error(tmp_path, node, key, value):
+    symbol, params = upsampling_model(tmp_path)
+    args = ("convert", symbol, params, "--input-shape", "1,3,5,5", "-o", tmp_path / "out")
+    good = run_cli(*args)
+    assert good.returncode == 0, good.stderr
+    edit_symbol(symbol, set_attribute(node, key, value))
+    assert_rejected(tmp_path, args, f"node '{node}'", f"attribute '{key}'")
 
 
 @pytest.mark.parametrize("value", [None, [1, 2], {"a": "b"}])
@@ -156,6 +190,21 @@ def test_output_that_is_not_a_file_prefix(model, tmp_path, output):
     symbol, params = model
     args = ("convert", symbol, params, "--input-shape", "1,3,8,8", "-o", output)
     assert_rejected(tmp_path, args, f"--output {output!r}")
+
+
+def test_write_error_names_the_requested_output(model, tmp_path):
+    """/sys refuses new files even to root: the error names model.prototxt, not the hidden
+    temporary (".model.prototxt.xxxx") the writer made it as."""
+    symbol, params = model
+    stderr = assert_rejected(tmp_path, convert_args(symbol, params, tmp_path)[:-1] + ("/sys/model",), "/sys/model.prototxt:")
+    assert "/sys/.model" not in stderr, stderr
+
+
+def test_output_under_a_regular_file(model, tmp_path):
+    symbol, params = model
+    (tmp_path / "file.txt").write_text("not a directory")
+    args = convert_args(symbol, params, tmp_path)[:-1] + (tmp_path / "file.txt" / "model",)
+    assert_rejected(tmp_path, args, f"{tmp_path / 'file.txt'}: cannot write the model")
 
 
 def test_input_shape_beyond_int64(model, tmp_path):

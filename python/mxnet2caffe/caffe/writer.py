@@ -262,5 +262,18 @@ def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
     try:
         write_files_atomically(contents)
     except OSError as exc:
-        raise OutputFileError(exc.filename or prefix, f"cannot write the model: {exc.strerror or exc}") from None
+        failed = _requested_path(exc.filename, (prototxt, caffemodel)) or prefix
+        raise OutputFileError(failed, f"cannot write the model: {exc.strerror or exc}") from None
     return prototxt, caffemodel
+
+
+def _requested_path(filename: Optional[str], outputs: Tuple[Path, ...]) -> Optional[Path]:
+    """The output an OSError's file stands for: the user never asked for our hidden
+    temporaries and backups (".NAME.xxxx", ".NAME.xxxx.old"), so they are named by their output."""
+    if filename is None:
+        return None
+    path = Path(filename)
+    for output in outputs:
+        if path.parent == output.parent and path.name.startswith(f".{output.name}."):
+            return output
+    return path

@@ -31,7 +31,7 @@ import numpy as np
 from ..caffe.forms import crop, size_reference
 from ..caffe.net import Layer, Tensor
 from .context import Converted, NodeContext
-from .conv import read_conv_attrs
+from .conv import read_conv_attrs, window_values
 from .registry import converter
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ def _plan_axis(size: int, kernel: int, stride: int, pad: int, adj: int) -> _Axis
 
 def _pad_and_adj(ctx: NodeContext, size: Pair, kernel: Pair, stride: Pair) -> Tuple[Pair, Pair]:
     """MXNet's pad and adj (kernel dilated): the attributes, or what target_shape makes of them."""
-    pad = ctx.spatial_attr("pad", (0, 0))
-    adj = ctx.spatial_attr("adj", (0, 0))
+    pad = window_values(ctx, "pad", ctx.spatial_attr("pad", (0, 0)), 0)
+    adj = window_values(ctx, "adj", ctx.spatial_attr("adj", (0, 0)), 0)
     target = ctx.attrs.int_tuple("target_shape", ())
     if not any(target):  # MXNet ignores an empty or all-zero target_shape
         return pad, adj

@@ -25,7 +25,8 @@ _V1_RANKS = (2, 4)
 def _check_channel_axis(ctx: NodeContext, data: Tensor) -> None:
     """Caffe's BatchNorm normalizes axis 1; MXNet's `axis` may name it from the end."""
     rank = len(data.shape)
-    axis = ctx.attrs.int("axis", 1)
+    # MXNet's axis is a plain int: it refuses "None", which a read with a default would accept
+    axis = ctx.attrs.int("axis") if "axis" in ctx.attrs else 1
     if rank < 2:
         raise ctx.error(f"input {data.shape} has no channel axis")
     if not -rank <= axis < rank or axis % rank != 1:
@@ -160,7 +161,7 @@ def convert_l2_normalization(ctx: NodeContext) -> Converted:
     channels at each position (channel) or the positions of each channel (spatial)."""
     data = ctx.input(0)
     mode = ctx.attrs.str("mode", "instance")
-    eps = ctx.attrs.float("eps", 1e-10)
+    eps = ctx.attrs.float("eps", 1e-10, minimum=0.0)
     if mode not in _L2_MODES:
         raise ctx.error(f"mode '{mode}' is not one of MXNet's: {', '.join(_L2_MODES)}")
     minimum_rank = 2 if mode == "instance" else 3
@@ -186,7 +187,7 @@ def convert_instance_norm(ctx: NodeContext) -> Converted:
     OpenCV DNN), the variance is the average of the squares of that, and its inverse root is a
     factor per (sample, channel)."""
     data = ctx.input(0)
-    eps = ctx.attrs.float("eps", 1e-3)
+    eps = ctx.attrs.float("eps", 1e-3, minimum=0.0)
     shape = data.shape
     if len(shape) < 3:
         raise ctx.error(f"MXNet's InstanceNorm needs an input of at least 3 axes, got {shape}")
