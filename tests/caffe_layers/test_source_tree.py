@@ -3,44 +3,14 @@ only that tree's include/ on the path (as Caffe's CMake and Makefile builds comp
 the objects, linked into a library, give a Caffe with the native layer types built in."""
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from mxnet2caffe.caffe_layers import CAFFE_TREE_FILES, NativeLayerError, copy_into_caffe_tree
+from mxnet2caffe.caffe_layers import NativeLayerError, copy_into_caffe_tree
 from mxnet2caffe.caffe_layers.build import resolve_caffe_home
-
-# Caffe's own flags (Makefile: -Wall -Wno-sign-compare; C++11 is the oldest standard it builds with)
-CAFFE_CXXFLAGS = ["-std=c++11", "-O2", "-fPIC", "-DCPU_ONLY", "-Wall", "-Wno-sign-compare", "-Werror"]
-
-
-@pytest.fixture(scope="module")
-def caffe_tree(tmp_path_factory) -> Path:
-    """A Caffe source tree's layout: the reference build's headers, an empty src/caffe/."""
-    root = tmp_path_factory.mktemp("caffe_tree")
-    shutil.copytree(resolve_caffe_home() / "include", root / "include")
-    (root / "src" / "caffe" / "layers").mkdir(parents=True)
-    return root
-
-
-@pytest.fixture(scope="module")
-def objects(caffe_tree) -> list:
-    written = copy_into_caffe_tree(caffe_tree)
-    assert sorted(written) == sorted(caffe_tree / path for path in CAFFE_TREE_FILES.values())
-    compiled = []
-    for source in sorted((caffe_tree / "src").rglob("*.cpp")):
-        target = source.with_suffix(".o")
-        result = subprocess.run(
-            ["g++", *CAFFE_CXXFLAGS, f"-I{caffe_tree / 'include'}", "-c", str(source), "-o", str(target)],
-            capture_output=True, text=True,
-        )
-        assert result.returncode == 0, result.stderr
-        compiled.append(target)
-    return compiled
 
 
 def test_the_layer_header_needs_only_caffe_headers(caffe_tree, objects):

@@ -10,7 +10,6 @@ for every layer type and that OpenCV's importer hands to the custom layer as par
 import itertools
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mxnet2caffe.caffe_layers import build_plugin, copy_into_caffe_tree, register_opencv_layers
+from mxnet2caffe.caffe_layers import build_plugin, register_opencv_layers
 from mxnet2caffe.caffe_layers.build import resolve_caffe_home
 
 HERE = Path(__file__).resolve().parent
@@ -235,39 +234,13 @@ def test_opencv_refuses_a_layer_without_its_order(tmp_path, caplog, order_param)
     assert "MXTranspose: needs its axis order, and only that, as reshape_param { shape { dim: ... } }" in caplog.text
 
 
-# Caffe's own flags (Makefile: -Wall -Wno-sign-compare; C++11 is the oldest standard it builds with)
-CAFFE_CXXFLAGS = ["-std=c++11", "-O2", "-fPIC", "-DCPU_ONLY", "-Wall", "-Wno-sign-compare", "-Werror"]
-
-
-@pytest.fixture(scope="module")
-def tree_objects(tmp_path_factory):
-    """The sources copied into a Caffe source tree's layout (the reference build's headers, an
-    empty src/caffe/) and compiled there with only that tree's include/ on the path."""
-    root = tmp_path_factory.mktemp("caffe_tree")
-    shutil.copytree(resolve_caffe_home() / "include", root / "include")
-    (root / "src" / "caffe" / "layers").mkdir(parents=True)
-    copy_into_caffe_tree(root)
-    objects = []
-    for source in sorted((root / "src").rglob("*.cpp")):
-        target = source.with_suffix(".o")
-        result = subprocess.run(
-            ["g++", *CAFFE_CXXFLAGS, f"-I{root / 'include'}", "-c", str(source), "-o", str(target)],
-            capture_output=True, text=True,
-        )
-        assert result.returncode == 0, result.stderr
-        objects.append(target)
-    return root, objects
-
-
-def test_the_layer_header_needs_only_caffe_and_standard_headers(tree_objects):
-    root, _ = tree_objects
-    header = (root / "include" / "caffe" / "layers" / "mx_transpose_layer.hpp").read_text()
+def test_the_layer_header_needs_only_caffe_and_standard_headers(caffe_tree, objects):
+    header = (caffe_tree / "include" / "caffe" / "layers" / "mx_transpose_layer.hpp").read_text()
     includes = [line.split()[1].strip('"<>') for line in header.splitlines() if line.startswith("#include")]
     assert includes and all(name.startswith("caffe/") or "/" not in name for name in includes), includes
 
 
-def test_tree_objects_define_the_layer_for_float_and_double(tree_objects):
-    _, objects = tree_objects
+def test_tree_objects_define_the_layer_for_float_and_double(objects):
     symbols = subprocess.run(["nm", "-C", *map(str, objects)], capture_output=True, text=True, check=True).stdout
     for dtype in ("float", "double"):
         for method in ("LayerSetUp", "Reshape", "Forward_cpu", "Backward_cpu"):
@@ -275,9 +248,8 @@ def test_tree_objects_define_the_layer_for_float_and_double(tree_objects):
         assert f"mxnet2caffe::transpose_forward<{dtype}>" in symbols
 
 
-def test_a_caffe_with_the_tree_objects_built_in_runs_the_layer(tmp_path, tree_objects):
+def test_a_caffe_with_the_tree_objects_built_in_runs_the_layer(tmp_path, objects):
     """The objects linked into a library stand for a rebuilt libcaffe: load() then loads no plugin."""
-    _, objects = tree_objects
     home = resolve_caffe_home()
     library = tmp_path / "libbuilt_in_layers.so"
     subprocess.run(
