@@ -7,6 +7,7 @@ Convolution attributes) and read back what MXNet understood.
 import math
 
 import mxnet as mx
+import numpy as np
 import pytest
 
 from mxnet2caffe.attrs import Attrs
@@ -31,7 +32,6 @@ def attrs(**raw):
         ("3", (3,)),
         ("()", ()),
         ("[]", ()),
-        ("None", ()),
         (" ( 2 , 4 ) ", (2, 4)),
         ("(0, -1)", (0, -1)),
         ("(-2, 1, -3, -4)", (-2, 1, -3, -4)),
@@ -57,6 +57,7 @@ def test_int_tuple_defaults():
     assert empty.int_tuple("stride", (1, 1)) == (1, 1)
     assert empty.int_tuple("stride", [2, 3]) == (2, 3)
     assert empty.int_tuple("pad", None) == ()
+    assert attrs(pad="None").int_tuple("pad", None) == ()  # optional: "None" is unset
     assert attrs(stride="(2, 2)").int_tuple("stride", (1, 1)) == (2, 2)
 
 
@@ -91,11 +92,20 @@ def test_int(text, expected):
 
 
 def test_int_none_and_defaults():
-    # "None" is MXNet's unset optional parameter: it reads as the default, like a missing one
+    # "None" is MXNet's unset optional parameter: it reads as the default of one (None), or of a
+    # parameter MXNet declares optional (OPTIONAL_PARAMETERS)
     assert attrs(axis="None").int("axis", None) is None
-    assert attrs(axis="None").int("axis", -1) == -1
+    assert Attrs("pool", "Pooling", {"p_value": "None"}).int("p_value", 2) == 2
     assert attrs().int("axis", -1) == -1
     assert attrs().int("axis", None) is None
+
+
+@pytest.mark.parametrize("getter, default", [("int", 1), ("float", 1.0), ("bool", True), ("int_tuple", (1, 1))])
+def test_unset_plain_parameter_is_rejected_even_with_a_default(getter, default):
+    # Convolution's num_group, no_bias, stride: plain fields, MXNet refuses "None" (tests/test_robustness.py
+    # checks each such case against MXNet's own parser)
+    with pytest.raises(NodeError, match=r"attribute 'x': expected .*, got 'None' \(MXNet refuses it"):
+        getattr(attrs(x="None"), getter)("x", default)
 
 
 @pytest.mark.parametrize("getter", ["int", "float", "bool"])
@@ -131,7 +141,6 @@ def test_float_special_values_and_defaults():
     assert math.isinf(attrs(x="inf").float("x"))
     assert math.isnan(attrs(x="nan").float("x"))
     assert attrs(x="None").float("x", None) is None
-    assert attrs(x="None").float("x", 1.0) == 1.0
     assert attrs().float("eps", 1e-3) == 1e-3
 
 
@@ -170,7 +179,8 @@ def test_bool_agrees_with_mxnet(text):
 def test_bool_defaults():
     assert attrs().bool("no_bias", False) is False
     assert attrs().bool("no_bias", True) is True
-    assert attrs(count_include_pad="None").bool("count_include_pad", True) is True
+    pooling = Attrs("pool", "Pooling", {"count_include_pad": "None"})
+    assert pooling.bool("count_include_pad", True) is True  # optional in MXNet: unset means True
 
 
 def test_str():
@@ -179,6 +189,7 @@ def test_str():
     assert attrs().str("layout", "NCHW") == "NCHW"
     assert attrs(layout="None").str("layout", None) is None  # unset, as MXNet writes it
     assert attrs(act_type="None").str("act_type") == "None"  # required: the text as it is
+    assert attrs(layout="None").str("layout", "NCHW") == "None"  # one of MXNet's choices, or refused by the converter
 
 
 # --- required, membership, unread ---------------------------------------------
@@ -265,17 +276,19 @@ def test_int64_limits_are_accepted():
     assert attrs(axis=str(2**63 - 1)).int("axis") == 2**63 - 1
 
 
-@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "-1e-5", "1e400"])
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "-1e-5"])
 def test_float_minimum_rejects_non_finite_and_small(text):
     with pytest.raises(NodeError, match=r"attribute 'eps': expected a finite number >= 0.0, got '"):
         attrs(eps=text).float("eps", 1e-3, minimum=0.0)
+    # out of double's range: refused as MXNet refuses it, before the minimum is looked at
+    with pytest.raises(NodeError, match=r"attribute 'eps': expected a number, got '1e400'"):
+        attrs(eps="1e400").float("eps", 1e-3, minimum=0.0)
 
 
 def test_float_minimum_accepts_and_defaults():
     assert attrs(eps="0").float("eps", 1e-3, minimum=0.0) == 0.0
     assert attrs(eps="2e-5").float("eps", 1e-3, minimum=0.0) == 2e-5
     assert attrs().float("eps", 1e-3, minimum=0.0) == 1e-3
-    assert attrs(eps="None").float("eps", 1e-3, minimum=0.0) == 1e-3
 
 
 @pytest.mark.parametrize("text", ["0", "-1"])
@@ -290,3 +303,27 @@ def test_long_bad_text_is_quoted_in_part():
     with pytest.raises(NodeError) as info:
         attrs(kernel="(" + "3, " * 100000 + "x)").int_tuple("kernel")
     assert "(300003 characters)" in str(info.value) and len(str(info.value)) < 200
+
+
+def mxnet_scalar(text):
+    """What MXNet 1.9.1 multiplies by when _mul_scalar's `scalar` (a double) is `text`; None if it refuses."""
+    try:
+        symbol = mx.sym._internal._mul_scalar(mx.sym.Variable("data"), scalar=text)
+    except mx.base.MXNetError:
+        return None
+    return float(symbol.eval(data=mx.nd.ones((1,)))[0].asnumpy()[0])
+
+
+@pytest.mark.parametrize("text", ["1e400", "-1e400", "1e-400", "1e-310", "4e-320", "1e39", "inf", "-Infinity",
+                                  "INF", "nan", "2.5e-308", "0", "0e5", "-0.0"])
+def test_float_range_agrees_with_mxnet(text):
+    """Out-of-range literals (overflow, and underflow to a subnormal or 0) are refused as MXNet refuses
+    them; the words inf and nan, and true zeros, are numbers."""
+    expected = mxnet_scalar(text)
+    if expected is None:
+        with pytest.raises(NodeError, match="attribute 'scalar': expected a number"):
+            attrs(scalar=text).float("scalar")
+        return
+    value = attrs(scalar=text).float("scalar")
+    # MXNet multiplies in float32: 1e39 gives inf, 2.5e-308 gives 0
+    assert float(np.float32(value)) == expected or (math.isnan(value) and math.isnan(expected))

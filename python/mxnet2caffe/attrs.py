@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Callable, Dict, Iterable, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
+import sys
+from typing import Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
 
 from .errors import NodeError
 
@@ -28,8 +29,38 @@ _MISSING = _Missing()
 # how MXNet writes an optional parameter that is not set (dmlc::optional); MXNet rejects it
 # for any other parameter
 _UNSET = "None"
+# MXNet 1.9.1's dmlc::optional parameters ("int or None" in its docs) among the ops converted,
+# where the converter's default is not None (a read with the default None is of an optional
+# parameter anyway); tests/test_attrs_none.py checks this against MXNet
+OPTIONAL_PARAMETERS: Dict[builtins.str, FrozenSet[builtins.str]] = {
+    "Pooling": frozenset({"p_value", "count_include_pad"}),
+    "BatchNorm": frozenset({"min_calib_range", "max_calib_range"}),
+    "Dropout": frozenset({"cudnn_off"}),
+    "softmax": frozenset({"temperature", "use_length"}),
+    "log_softmax": frozenset({"temperature", "use_length"}),
+    "_contrib_BilinearResize2D": frozenset({"scale_height", "scale_width"}),
+    "repeat": frozenset({"axis"}),
+    "slice_axis": frozenset({"end"}),
+    **{
+        op: frozenset({"axis"})
+        for op in ("max", "max_axis", "mean", "min", "min_axis", "norm", "squeeze", "sum", "sum_axis")
+    },
+}
+# Tuple parameters that MXNet 1.9.1 runs with "None" (its unknown tuple) as if not given, where a
+# plain tuple parameter fails its checks (Convolution's stride, Pad's pad_width, transpose's axes);
+# checked one by one against MXNet in tests/test_attrs_none.py
+UNSET_TUPLES: Dict[builtins.str, FrozenSet[builtins.str]] = {
+    "Dropout": frozenset({"axes"}),
+    "tile": frozenset({"reps"}),
+    "_contrib_AdaptiveAvgPooling2D": frozenset({"output_size"}),
+    "Reshape": frozenset({"target_shape"}),
+    "reshape": frozenset({"target_shape"}),
+}
 # MXNet stores integer attributes as C++ int or int64 (a tuple's dims)
 _INT64 = (-(2**63), 2**63 - 1)
+# MXNet's tuples are shapes, axes, windows and paddings of at most 32 axes (pad_width: two per
+# axis); longer ones are refused unparsed
+_MAX_TUPLE_ITEMS = 256
 # how much of a bad attribute's text a message quotes
 _QUOTED = 40
 
@@ -38,7 +69,10 @@ class Attrs:
     """The attributes of one node, parsed on demand; remembers which were read.
 
     A read without a default is of a required attribute: missing, it raises NodeError. A read
-    with a default gives the default when the attribute is missing or "None" (unset)."""
+    with a default gives the default when the attribute is missing, and when it is "None" (unset)
+    if MXNet's parameter is optional: the default is None, or OPTIONAL_PARAMETERS lists it. MXNet
+    refuses "None" for any other parameter, and so does Attrs (a string read returns it as it is:
+    some of MXNet's string choices include None)."""
 
     def __init__(self, node_name: builtins.str, op: builtins.str, raw: Mapping[builtins.str, builtins.str]) -> None:
         self._node_name = node_name
@@ -65,6 +99,14 @@ class Attrs:
         shown = repr(text) if len(text) <= _QUOTED else f"{text[:_QUOTED]!r}... ({len(text)} characters)"
         return self._error(key, f"expected {expected}, got {shown}")
 
+    def _unset(self, key: builtins.str, text: builtins.str, default: object, expected: builtins.str) -> builtins.bool:
+        """Whether `text` is MXNet's "None" for an optional parameter; raises for another one."""
+        if text.strip() != _UNSET:
+            return False
+        if default is None or key in OPTIONAL_PARAMETERS.get(self._op, ()):
+            return True
+        raise self._error(key, f"expected {expected}, got 'None' (MXNet refuses it: the parameter is not optional)")
+
     def _text(self, key: builtins.str) -> Optional[builtins.str]:
         """The attribute's string, None if absent; either way it counts as read."""
         self._read.add(key)
@@ -84,7 +126,7 @@ class Attrs:
     ) -> Union[_T, _Default]:
         """`parse` of the attribute's string; the default when it is absent or unset."""
         text = self._text(key)
-        if text is None or (text == _UNSET and not isinstance(default, _Missing)):
+        if text is None or (not isinstance(default, _Missing) and self._unset(key, text, default, expected)):
             return self._default(key, default)
         try:
             return parse(text)
@@ -107,7 +149,10 @@ class Attrs:
     @overload
     def str(self, key: builtins.str, default: _Default) -> Union[builtins.str, _Default]: ...
     def str(self, key: builtins.str, default: object = _MISSING) -> object:
-        return self._parsed(key, default, str, "a string")
+        text = self._text(key)
+        if text is None or (default is None and text.strip() == _UNSET):
+            return self._default(key, default)
+        return text
 
     @overload
     def int(self, key: builtins.str, *, minimum: Optional[builtins.int] = None) -> builtins.int: ...
@@ -129,7 +174,7 @@ class Attrs:
         self, key: builtins.str, default: object = _MISSING, *, minimum: Optional[builtins.float] = None
     ) -> object:
         """A number; with `minimum`, a finite one no less than it."""
-        return self._at_least(key, self._parsed(key, default, float, "a number"), minimum, "a finite number")
+        return self._at_least(key, self._parsed(key, default, _parse_double, "a number"), minimum, "a finite number")
 
     def bool(self, key: builtins.str, default: Union[builtins.bool, _Missing] = _MISSING) -> builtins.bool:
         return self._parsed(key, default, _parse_bool, "a boolean")
@@ -137,20 +182,38 @@ class Attrs:
     def int_tuple(
         self, key: builtins.str, default: Union[Iterable[builtins.int], None, _Missing] = _MISSING
     ) -> Tuple[builtins.int, ...]:
-        """Parses "(3, 3)", "[3,3]", "3", "()", "None" or Python 2's "(3L, 3L)" into a tuple of ints
-        in int64's range, with MXNet's syntax ("(" and "(,)" are errors, "[]" is MXNet's empty
-        tuple); a default of None stands for ()."""
+        """Parses "(3, 3)", "[3,3]", "3", "()" or Python 2's "(3L, 3L)" into a tuple of at most
+        _MAX_TUPLE_ITEMS ints in int64's range, with MXNet's syntax ("(" and "(,)" are errors, "[]"
+        is MXNet's empty tuple); a default of None stands for (). "None" is MXNet's unknown tuple:
+        () for an optional parameter (default None), the default for one of UNSET_TUPLES, refused
+        for any other (MXNet's checks fail on it)."""
         text = self._text(key)
         if text is None:
             default = self._default(key, default)
             return tuple(default) if default is not None else ()
         stripped = text.strip()
-        if stripped == _UNSET:
+        if key in UNSET_TUPLES.get(self._op, ()) and stripped == _UNSET:
+            return tuple(default) if isinstance(default, Iterable) else ()
+        if self._unset(key, stripped, default, "a tuple of integers"):
             return ()
+        if stripped.count(",") >= _MAX_TUPLE_ITEMS:  # counted before parsing: parsing 20M items takes seconds
+            raise self._bad(key, f"a tuple of at most {_MAX_TUPLE_ITEMS} integers", text)
         try:
             return _parse_tuple(stripped)
         except ValueError:
             raise self._bad(key, "a tuple of integers", text) from None
+
+
+def _parse_double(text: str) -> float:
+    """A number as MXNet's parser (strtod) reads it: a literal beyond double's range, or so small
+    that it is subnormal or 0, is refused ("Out of range value"); "inf" and "nan" are numbers."""
+    value = float(text)
+    if math.isinf(value) and text.strip().lstrip("+-").lower() not in ("inf", "infinity"):
+        raise ValueError(text)
+    mantissa = text.strip().lower().split("e")[0]
+    if abs(value) < sys.float_info.min and any(digit in mantissa for digit in "123456789"):
+        raise ValueError(text)
+    return value
 
 
 def _parse_bool(text: str) -> bool:

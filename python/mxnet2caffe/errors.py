@@ -6,13 +6,58 @@ messages must name the file, node and op a user has to look at.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections import Counter
-from typing import Iterable, Tuple
+from typing import Any, Iterable, Mapping, Sequence, Tuple
+
+# Messages quote what the user's file holds; hostile files hold megabytes. These helpers keep
+# every quoted value to a few dozen characters, so a message stays a line or two.
+_QUOTED_CHARACTERS = 60
+_LISTED_ITEMS = 6
+_LONGEST_MESSAGE = 2000
+# longer than any path a user would type
+_LONG_WORD = re.compile(r"\S{300,}")
+
+
+def shortened(value: Any, limit: int = _QUOTED_CHARACTERS) -> str:
+    """str(value), cut to `limit` characters with the length said."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def listed(items: Sequence[Any], limit: int = _LISTED_ITEMS) -> str:
+    """A tuple or list as (a, b, c), each item cut, the first `limit` items then the count of the rest."""
+    shown = [shortened(repr(item) if isinstance(item, str) else item, 40) for item in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"... {len(items) - limit} more")
+    return "(" + ", ".join(shown) + ("," if len(items) == 1 else "") + ")"
+
+
+def shortened_mapping(values: Mapping[str, str], limit: int = _LISTED_ITEMS) -> str:
+    """{key: value, ...} with each value cut and at most `limit` entries."""
+    shown = ", ".join(f"{shortened(k, 40)}: {shortened(v, 40)}" for k, v in list(values.items())[:limit])
+    more = len(values) - limit
+    return "{" + shown + (f", ... {more} more" if more > 0 else "") + "}"
+
+
+def log_summarized(log: logging.Logger, lines: Sequence[str], limit: int = 5) -> None:
+    """Warns the first `limit` lines, then how many more there were, in one line."""
+    for line in lines[:limit]:
+        log.warning("%s", line)
+    if len(lines) > limit:
+        log.warning("... and %d more like these", len(lines) - limit)
 
 
 class ConversionError(Exception):
     """Base of every error the converter reports to the user."""
+
+    def __str__(self) -> str:
+        # the last guard, for a quote that did not go through the helpers above: long runs
+        # without a space (an attribute's value, a name) are cut, then the whole message
+        text = _LONG_WORD.sub(lambda match: shortened(match.group(), 100), super().__str__())
+        return shortened(text, _LONGEST_MESSAGE)
 
 
 class InputFileError(ConversionError):
@@ -35,7 +80,7 @@ class NodeError(ConversionError):
     """A node of the graph cannot be converted as it stands."""
 
     def __init__(self, node_name: str, op: str, message: str) -> None:
-        super().__init__(f"node '{node_name}' (op {op}): {message}")
+        super().__init__(f"node '{shortened(node_name)}' (op {shortened(op)}): {message}")
         self.node_name = node_name
         self.op = op
 
@@ -75,3 +120,7 @@ class CaffeHomeError(NativeLayerError):
 
 class PluginBuildError(NativeLayerError):
     """CMake or the compiler failed on the layer sources."""
+
+
+class PluginError(ConversionError):
+    """A plugin cannot be loaded, or what it registers clashes with mxnet2caffe's or another plugin's."""

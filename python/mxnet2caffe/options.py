@@ -15,6 +15,11 @@ from .caffe.native_layers import SWITCHES
 from .caffe.profiles import DEFAULT_PROFILE, PROFILES
 from .errors import ConversionError
 
+# Caffe's Blob refuses more than INT_MAX elements ("blob size exceeds INT_MAX")
+MAX_BLOB_ELEMENTS = 2**31 - 1
+# BlobShape dims are int64: no blob may have more elements than that
+_INT64_MAX = 2**63 - 1
+
 STOCK = "stock"
 NATIVE = "native"
 
@@ -31,6 +36,9 @@ class ConvertOptions:
       model is fed, (x[channel order swapped] - mean) / std, per channel in the MXNet model's
       channel order (one value stands for every channel).
     - `profile`: the runtime family the output targets (caffe/profiles.py).
+    - `max_blob_elements`: the most elements one blob (an input, a layer's output, a weight) may
+      have; larger ones are refused before anything is allocated or written. The default is
+      Caffe's own limit (Blob counts are int: it aborts beyond INT_MAX).
     """
 
     forms: Mapping[str, str] = field(default_factory=dict)
@@ -40,6 +48,7 @@ class ConvertOptions:
     std: Optional[Tuple[float, ...]] = None
     swap_rgb: bool = False
     profile: str = DEFAULT_PROFILE
+    max_blob_elements: int = MAX_BLOB_ELEMENTS
 
     def __post_init__(self) -> None:
         for switch, form in self.forms.items():
@@ -52,6 +61,8 @@ class ConvertOptions:
         for name, values in (("mean", self.mean), ("std", self.std)):
             if values is not None and (not values or not all(math.isfinite(v) for v in values)):
                 raise ConversionError(f"--{name} needs finite numbers, got {values}")
+        if not 1 <= self.max_blob_elements <= _INT64_MAX:
+            raise ConversionError(f"max_blob_elements {self.max_blob_elements} must be in 1..{_INT64_MAX}")
         if self.std is not None and any(v == 0 for v in self.std):
             raise ConversionError(f"--std {self.std}: a standard deviation of 0 divides by zero")
 

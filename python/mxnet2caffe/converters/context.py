@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from ..attrs import Attrs
 from ..caffe.net import Layer, Shape, Tensor
-from ..errors import NodeError
+from ..errors import NodeError, listed
 from ..mxnet.graph import Node
 from ..naming import helper_name, node_blob
 from ..options import ConvertOptions
@@ -68,6 +69,18 @@ class NodeContext:
     def error(self, message: str) -> NodeError:
         return NodeError(self.node.name, self.node.op, message)
 
+    def check_size(self, shape: Sequence[int], what: str = "output") -> None:
+        """Refuses a blob of more elements than options.max_blob_elements (Caffe's INT_MAX by
+        default): called before a converter allocates a constant of that shape, and by lowering
+        for every blob a converter returns."""
+        count = math.prod(shape)
+        limit = self.options.max_blob_elements
+        if count > limit:
+            raise self.error(
+                f"the {what} of shape {listed(shape)} has {count} elements, more than the limit of {limit} "
+                "(ConvertOptions.max_blob_elements, --max-blob-elements)"
+            )
+
     def input(self, index: int = 0) -> Tensor:
         if index >= len(self._inputs):
             raise self.error(f"expected at least {index + 1} input(s), got {len(self._inputs)}")
@@ -86,7 +99,7 @@ class NodeContext:
         if len(values) == 1:
             values = values * rank
         if len(values) != rank:
-            raise self.error(f"attribute '{key}' {values} does not match the {rank}-d input")
+            raise self.error(f"attribute '{key}' {listed(values)} does not match the {rank}-d input")
         return values
 
     def is_weight(self, index: int) -> bool:

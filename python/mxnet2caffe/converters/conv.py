@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Tuple, Union
 
 from ..caffe.net import Shape, Tensor
+from ..errors import listed
 from .context import Converted, NodeContext
 from .registry import converter
 
@@ -30,7 +31,7 @@ def window_values(ctx: NodeContext, key: str, values: Tuple[int, ...], minimum: 
     """`values` of a window attribute (kernel, stride, pad, dilate), each between `minimum`
     and what Caffe can hold: 0 strides divide by zero, huge ones overflow Caffe's fields."""
     if any(not minimum <= value <= _CAFFE_INT_MAX for value in values):
-        raise ctx.error(f"attribute '{key}' {values}: every value must be in {minimum}..{_CAFFE_INT_MAX}")
+        raise ctx.error(f"attribute '{key}' {listed(values)}: every value must be in {minimum}..{_CAFFE_INT_MAX}")
     return values
 
 
@@ -39,7 +40,10 @@ def read_conv_attrs(ctx: NodeContext, data: Tensor, what: str, no_bias_default: 
     `what` names the operation in messages."""
     kernel = window_values(ctx, "kernel", ctx.attrs.int_tuple("kernel"), 1)
     if len(kernel) != 2 or len(data.shape) != 4:
-        raise ctx.error(f"only 2-d {what} on NCHW input is supported (attribute 'kernel' {kernel}, input {data.shape})")
+        raise ctx.error(
+            f"only 2-d {what} on NCHW input is supported (attribute 'kernel' {listed(kernel)}, "
+            f"input {listed(data.shape)})"
+        )
     layout = ctx.attrs.str("layout", None)
     if layout not in (None, "NCHW"):
         raise ctx.error(f"layout {layout} is not supported, only NCHW")

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..caffe.forms import crop, size_reference
 from ..caffe.net import Layer, Tensor
+from ..errors import shortened
 from .context import Converted, NodeContext
 from .conv import read_conv_attrs, window_values
 from .registry import converter
@@ -82,7 +83,7 @@ def _pad_and_adj(ctx: NodeContext, size: Pair, kernel: Pair, stride: Pair) -> Tu
     """MXNet's pad and adj (kernel dilated): the attributes, or what target_shape makes of them."""
     pad = window_values(ctx, "pad", ctx.spatial_attr("pad", (0, 0)), 0)
     adj = window_values(ctx, "adj", ctx.spatial_attr("adj", (0, 0)), 0)
-    target = ctx.attrs.int_tuple("target_shape", ())
+    target = ctx.attrs.int_tuple("target_shape", None)  # MXNet reads "None" as not given
     if not any(target):  # MXNet ignores an empty or all-zero target_shape
         return pad, adj
     if len(target) != 2 or min(target) <= 0:
@@ -95,7 +96,7 @@ def _pad_and_adj(ctx: NodeContext, size: Pair, kernel: Pair, stride: Pair) -> Tu
         log.warning(
             "node '%s' (Deconvolution): target_shape %s sets pad %s and adj %s, not the pad %s and adj %s "
             "given; converted as target_shape says (MXNet's oneDNN CPU kernel would use the given ones)",
-            ctx.name, target, target_pad, target_adj, pad, adj,
+            shortened(ctx.name), target, target_pad, target_adj, pad, adj,
         )
     return target_pad, target_adj
 

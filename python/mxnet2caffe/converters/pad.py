@@ -175,6 +175,7 @@ def convert_pad(ctx: NodeContext) -> Converted:
         raise ctx.error(f"pad_width {pad_width} has a negative width")
     widths = [(pad_width[4], pad_width[5]), (pad_width[6], pad_width[7])]
     out = tuple(data.shape[:2]) + tuple(size + sum(w) for size, w in zip(data.shape[2:], widths))
+    ctx.check_size(out)  # before the border mask of the output's plane
     if not any(pad_width):
         return ctx.alias(data)
     if mode == "constant":

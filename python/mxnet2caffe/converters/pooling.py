@@ -32,6 +32,7 @@ import numpy as np
 
 from ..caffe.net import Layer, Shape, Tensor
 from ..caffe.sizes import pooling_output_size
+from ..errors import listed
 from .context import Converted, NodeContext, reshape_param
 from .conv import window_values
 from .pad import zero_pad_convolution
@@ -154,7 +155,8 @@ def _read_pooling(ctx: NodeContext, legacy: bool, rank: int) -> _Pooling:
 
 def _read_axes(ctx: NodeContext, pooling: _Pooling, spatial: Tuple[int, ...]) -> Tuple[_Axis, ...]:
     rank = len(spatial)
-    kernel = ctx.attrs.int_tuple("kernel", ())
+    # "None" as kernel is not given: global pooling needs none, other pooling refuses it below
+    kernel = ctx.attrs.int_tuple("kernel", None)
     stride = ctx.spatial_attr("stride", (1,) * rank, rank)
     pad = ctx.spatial_attr("pad", (0,) * rank, rank)
     if pooling.global_pool:  # MXNet ignores kernel, stride and pad then
@@ -163,14 +165,17 @@ def _read_axes(ctx: NodeContext, pooling: _Pooling, spatial: Tuple[int, ...]) ->
     window_values(ctx, "stride", stride, 1)
     window_values(ctx, "pad", pad, 0)
     if len(kernel) != rank:
-        raise ctx.error(f"kernel {kernel} does not match the {rank}-d pooling of input {ctx.input(0).shape}")
+        shape = listed(ctx.input(0).shape)
+        raise ctx.error(f"kernel {listed(kernel)} does not match the {rank}-d pooling of input {shape}")
     axes = tuple(_Axis(*values) for values in zip(spatial, kernel, stride, pad))
     for axis in axes:
         if axis.kernel > axis.size + 2 * axis.pad:
-            raise ctx.error(f"kernel {kernel} is larger than the padded input {spatial} (pad {pad})")
+            raise ctx.error(
+                f"kernel {listed(kernel)} is larger than the padded input {listed(spatial)} (pad {listed(pad)})"
+            )
         if not pooling.zero_pad and axis.pad >= axis.kernel:
             # MXNet's oneDNN pooling refuses this, and Caffe's Pooling too
-            raise ctx.error(f"pad {pad} must be smaller than kernel {kernel}")
+            raise ctx.error(f"pad {listed(pad)} must be smaller than kernel {listed(kernel)}")
     return axes
 
 
@@ -202,17 +207,15 @@ def _mxnet_divisors(pooling: _Pooling, axis: _Axis, count: int) -> np.ndarray:
 
 def _correction(
     pooling: _Pooling, axes: Sequence[_Axis], caffe_axes: Sequence[_Axis], counts: Sequence[int]
-) -> np.ndarray:
-    """MXNet value / Caffe AVE value per output position (ones for MAX).
-
-    Both divisors are products of one factor per axis, so the map is an outer product."""
+) -> List[np.ndarray]:
+    """MXNet value / Caffe AVE value per output position (ones for MAX), as one factor per axis:
+    both divisors are products of one factor per axis, so the map is their outer product."""
     if pooling.method != "AVE":
-        return np.ones(tuple(counts), dtype=np.float32)
-    ratios = [
-        _window_divisors(caffe_axis, count) / _mxnet_divisors(pooling, axis, count)
+        return [np.ones(count, dtype=np.float32) for count in counts]
+    return [
+        (_window_divisors(caffe_axis, count) / _mxnet_divisors(pooling, axis, count)).astype(np.float32)
         for axis, caffe_axis, count in zip(axes, caffe_axes, counts)
     ]
-    return np.outer(ratios[0], ratios[1]).astype(np.float32)
 
 
 def _pool_params(pooling: _Pooling, caffe_axes: Sequence[_Axis], floor: bool) -> Dict[str, Mapping[str, Any]]:
@@ -250,12 +253,13 @@ def _plane(
         stages.append(_Stage(type_, "zero_pad" + tag, params, (n, channels) + tuple(a.size for a in caffe_axes), blobs))
     floor = [axis.caffe_count() for axis in caffe_axes] != list(counts)
     stages.append(_Stage("Pooling", "pool" + tag, _pool_params(pooling, caffe_axes, floor), out))
-    correction = _correction(pooling, axes, caffe_axes, counts)
-    uniform = bool(np.all(correction == correction.flat[0]))
-    if uniform and (pooling.power > 1 or correction.flat[0] == 1):
-        return stages, float(correction.flat[0])
+    rows, columns = _correction(pooling, axes, caffe_axes, counts)
+    uniform = bool(np.all(rows == rows[0]) and np.all(columns == columns[0]))
+    factor = float(rows[0] * columns[0])
+    if uniform and (pooling.power > 1 or factor == 1):
+        return stages, factor
     scale = {"scale_param": {"axis": 2, "num_axes": 2}}
-    stages.append(_Stage("Scale", "divisor" + tag, scale, out, (correction,)))
+    stages.append(_Stage("Scale", "divisor" + tag, scale, out, (np.outer(rows, columns),)))
     return stages, 1.0
 
 
@@ -334,8 +338,12 @@ def _convert(ctx: NodeContext, pooling: _Pooling, axes: Sequence[_Axis]) -> Conv
     n, channels = data.shape[:2]
     counts = [_mxnet_count(ctx, pooling, axis) for axis in axes]
     out = (n, channels) + tuple(counts)
+    ctx.check_size(out)  # before the divisor map of the output's size is made
     stages = [_power("power", data.shape, float(pooling.power))] if pooling.power > 1 else []
-    spatial, factor = _spatial_stages(pooling, axes, counts, n, channels)
+    try:
+        spatial, factor = _spatial_stages(pooling, axes, counts, n, channels)
+    except MemoryError:  # the divisor map has one float per output position
+        raise ctx.error(f"not enough memory for the divisor map of the {listed(out)} output") from None
     stages += spatial
     if pooling.power == 3:
         return _signed_cube_root(ctx, stages, factor, out)
@@ -381,7 +389,10 @@ def convert_adaptive_avg_pooling(ctx: NodeContext) -> Converted:
     output_size = ctx.spatial_attr("output_size", (1, 1))
     if min(output_size) <= 0:
         raise ctx.error(f"output_size {output_size} must be positive")
+    ctx.check_size(data.shape[:2] + tuple(output_size))
     if any(size % out for size, out in zip(spatial, output_size)):
+        for size, out in zip(spatial, output_size):
+            ctx.check_size((out, size), "averaging matrix")
         rows, columns = (adaptive_bins(size, out) for size, out in zip(spatial, output_size))
         return separable_product(ctx, data, rows, columns)
     global_pool = output_size == (1, 1)

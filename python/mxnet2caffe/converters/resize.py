@@ -141,5 +141,8 @@ def convert_bilinear_resize(ctx: NodeContext) -> Converted:
     out = _output_size(ctx, mode, data.shape[2:])
     if min(out) <= 0:
         raise ctx.error(f"the output size {out} for input {data.shape} is empty")
+    ctx.check_size(data.shape[:2] + tuple(out))
+    for size, size_out in zip(data.shape[2:], out):  # before the (output, input) matrices are made
+        ctx.check_size((size_out, size), "interpolation matrix")
     rows, columns = (interpolation_matrix(size, size_out, align_corners) for size, size_out in zip(data.shape[2:], out))
     return separable_product(ctx, data, rows, columns, like=ctx.input(1) if mode == "like" else None)

@@ -4,14 +4,17 @@ others)."""
 
 from __future__ import annotations
 
+import math
 from typing import List, Sequence, Tuple
 
-import numpy as np
-
 from ..caffe.net import Shape
+from ..errors import listed
 from ..mxnet.ops import IDENTITY_OPS
 from .context import Converted, NodeContext, reshape_param
 from .registry import converter
+
+# MXNet's Reshape `shape` and `target_shape` are tuples of int
+_INT32 = (-(2**31), 2**31 - 1)
 
 
 def normalize_axis(ctx: NodeContext, axis: int, ndim: int, key: str = "axis") -> int:
@@ -26,7 +29,7 @@ def convert_flatten(ctx: NodeContext) -> Converted:
     data = ctx.input(0)
     if len(data.shape) < 2:
         raise ctx.error(f"Caffe Flatten needs at least 2 axes, input is {data.shape}")
-    out = (data.shape[0], int(np.prod(data.shape[1:])))
+    out = (data.shape[0], math.prod(data.shape[1:]))
     return ctx.single("Flatten", [data.blob], out)
 
 
@@ -92,7 +95,7 @@ def reshape_shape(spec: Sequence[int], shape: Shape, reverse: bool = False) -> S
             raise ValueError(f"unknown code {code}")
         i += 1
     if 0 <= inferred < len(out):  # past the end, MXNet's write is lost and the 1 stays
-        out[inferred] = int(np.prod(shape)) // int(np.prod(out))
+        out[inferred] = math.prod(shape) // math.prod(out)
     return tuple(reversed(out)) if reverse else tuple(out)
 
 
@@ -106,7 +109,7 @@ def legacy_target_shape(target: Shape, shape: Shape, keep_highest: bool) -> Shap
     zeros = [i for i in range(start, len(out)) if out[i] == 0]
     if len(zeros) == 1:
         out[zeros[0]] = 1
-        out[zeros[0]] = int(np.prod(shape)) // int(np.prod(out))
+        out[zeros[0]] = math.prod(shape) // math.prod(out)
     return tuple(out)
 
 
@@ -115,13 +118,15 @@ def _reshape_output(ctx: NodeContext, shape: Shape) -> Shape:
     reverse = ctx.attrs.bool("reverse", False)
     target = ctx.attrs.int_tuple("target_shape", ())
     keep_highest = ctx.attrs.bool("keep_highest", False)
+    if any(not _INT32[0] <= value <= _INT32[1] for value in spec + target):
+        raise ctx.error(f"shape {listed(spec or target)}: MXNet's Reshape takes 32-bit dims (and refuses this)")
     try:
         if spec:
             return reshape_shape(spec, shape, reverse)
         if target:
             return legacy_target_shape(target, shape, keep_highest)
     except ValueError as error:
-        raise ctx.error(f"shape {spec or target} on input {shape}: {error}") from None
+        raise ctx.error(f"shape {listed(spec or target)} on input {listed(shape)}: {error}") from None
     raise ctx.error("neither 'shape' nor 'target_shape' is given")
 
 
@@ -129,8 +134,8 @@ def _reshape_output(ctx: NodeContext, shape: Shape) -> Shape:
 def convert_reshape(ctx: NodeContext) -> Converted:
     data = ctx.input(0)
     out = _reshape_output(ctx, data.shape)
-    if min(out, default=1) <= 0 or np.prod(out) != np.prod(data.shape):
-        raise ctx.error(f"cannot reshape {data.shape} into {out}")
+    if min(out, default=1) <= 0 or math.prod(out) != math.prod(data.shape):
+        raise ctx.error(f"cannot reshape {listed(data.shape)} into {listed(out)}")
     # explicit dims: no special code left for Caffe to interpret
     return ctx.single("Reshape", [data.blob], out, reshape_param(out))
 

@@ -52,7 +52,11 @@ def _optional_int(ctx: NodeContext, key: str, text: str) -> Optional[int]:
 
 def _optional_int_tuple(ctx: NodeContext, key: str, required: bool = True) -> Tuple[Optional[int], ...]:
     """A tuple attribute whose entries may be None, as slice's begin/end/step are: "(0, None)"."""
-    text = ctx.attrs.str(key) if required else ctx.attrs.str(key, "()")
+    if required:
+        text = ctx.attrs.str(key)
+    else:  # absent or "None" (as mx.sym.slice writes step=None): empty
+        optional = ctx.attrs.str(key, None)
+        text = optional if optional is not None else "()"
     inner = text.strip().strip("()[]")
     return tuple(_optional_int(ctx, key, part) for part in inner.split(",") if part.strip())
 

@@ -9,6 +9,7 @@ from typing import List, Sequence
 import numpy as np
 
 from ..caffe.net import Shape, Tensor
+from ..errors import shortened
 from .context import Converted, NodeContext, Step, reshape_param
 from .registry import converter
 from .shape import normalize_axis
@@ -73,7 +74,7 @@ def convert_log_softmax(ctx: NodeContext) -> Converted:
         "node '%s' (op log_softmax): converted as Log(Softmax(x)); a log-probability below "
         "about -87 (a probability under float32's normal range) becomes -inf, where MXNet's "
         "fused kernel stays finite",
-        ctx.name,
+        shortened(ctx.name),
     )
     return _softmax_along_axis(ctx, log_output=True)
 
@@ -116,6 +117,6 @@ def convert_softmax_output(ctx: NodeContext) -> Converted:
         log.warning(
             "node '%s' (op %s): softmax over all non-batch axes of %s as MXNet defines it; "
             "MXNet's oneDNN CPU kernel computes 4-d inputs over the last axis instead",
-            ctx.name, ctx.node.op, data.shape,
+            shortened(ctx.name), ctx.node.op, data.shape,
         )
     return _chain(ctx, data, _over_non_batch_axes(ctx, data.shape))

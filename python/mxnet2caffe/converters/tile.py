@@ -19,6 +19,17 @@ from ..caffe.net import Layer, Shape, Tensor
 from .context import Converted, NodeContext, Step, reshape_param
 from .registry import converter
 
+# copies are bottoms of one Concat layer: one prototxt line each
+_MAX_COPIES = 4096
+
+
+def _check_copies(ctx: NodeContext, key: str, copies: int, out: Shape) -> None:
+    """The output within the blob limit and `copies` within what a Concat of copies should hold,
+    checked before any layer is made."""
+    ctx.check_size(out)
+    if copies > _MAX_COPIES:
+        raise ctx.error(f"attribute '{key}': {copies} copies, more than the {_MAX_COPIES} one Concat layer takes here")
+
 
 def _concat_copies(ctx: NodeContext, blob: str, copies: int, axis: int, suffix: str) -> Layer:
     return ctx.layer(
@@ -50,6 +61,8 @@ def convert_tile(ctx: NodeContext) -> Converted:
     ndim = max(len(reps), len(data.shape))
     shape = (1,) * (ndim - len(data.shape)) + tuple(data.shape)
     reps = (1,) * (ndim - len(reps)) + tuple(reps)
+    out = tuple(dim * rep for dim, rep in zip(shape, reps))
+    _check_copies(ctx, "reps", max(reps), out)
     layers: List[Layer] = []
     blob = data.blob
     if shape != data.shape:
@@ -59,7 +72,6 @@ def convert_tile(ctx: NodeContext) -> Converted:
         if rep > 1:
             layers.append(_concat_copies(ctx, blob, rep, axis, f"tiled{axis}"))
             blob = layers[-1].tops[0]
-    out = tuple(dim * rep for dim, rep in zip(shape, reps))
     return _as_node_output(ctx, data, layers, out)
 
 
@@ -81,6 +93,7 @@ def convert_repeat(ctx: NodeContext) -> Converted:
     else:
         raise ctx.error(f"attribute 'axis' {axis} is out of range for a {ndim}-d input")
     out = shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1 :]
+    _check_copies(ctx, "repeats", repeats, out)
     if repeats == 1:
         return _as_node_output(ctx, data, [], out)
     spread = shape[: axis + 1] + (1,) + shape[axis + 1 :]

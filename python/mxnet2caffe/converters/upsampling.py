@@ -67,6 +67,7 @@ def _nearest(ctx: NodeContext, scale: int, mode: str, num_args: int) -> Converte
     factors = [_factor(ctx, index, tensor, size) for index, tensor in enumerate(tensors)]
     channels = sum(tensor.shape[1] for tensor in tensors) if mode == "concat" else first[1]
     out = Tensor(ctx.output_blob(), (first[0], channels) + size)
+    ctx.check_size(out.shape)  # before the upsampling weights, which grow with the scale
     if num_args == 1:
         if scale == 1:
             return ctx.alias(tensors[0])
