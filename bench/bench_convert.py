@@ -41,6 +41,10 @@ EXAMPLE = BENCH.parent / "examples" / "se_resnet" / "se_resnet"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mxnet2caffe" / "bench"
 MB = 1 << 20
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a child
+# child processes run with a bytecode cache, as an installed wheel has (pip compiles it);
+# PYTHONDONTWRITEBYTECODE would make every start compile the package's source again
+PROCESS_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+PROCESS_ENV["PYTHONPYCACHEPREFIX"] = str(CACHE / "pycache")
 
 # bench_fuse_bn.export_model: random weights, BatchNorm statistics far from 0 and 1
 EXPORT = "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; " \
@@ -108,7 +112,7 @@ def run_process(command: Sequence[str], env: Optional[Dict[str, str]] = None) ->
     with tempfile.NamedTemporaryFile("r") as rss, tempfile.TemporaryFile() as errors:
         timed_command = [TIME, "-f", "%M", "-o", rss.name, *command]
         start = time.perf_counter()
-        result = subprocess.run(timed_command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        result = subprocess.run(timed_command, env=env or PROCESS_ENV, stdout=subprocess.DEVNULL, stderr=errors)
         seconds = time.perf_counter() - start
         if result.returncode != 0:
             errors.seek(0)
@@ -171,7 +175,7 @@ def measure(model: Model, folder: Path, repeat: int) -> Dict[str, Run]:
     caffe_home = find_caffe_home()
     if caffe_home is None:
         raise SystemExit("the classic route needs pycaffe: build it with `mxnet2caffe build-caffe`")
-    classic_env = dict(os.environ, PYTHONPATH=str(caffe_home / "python"), GLOG_minloglevel="2")
+    classic_env = dict(PROCESS_ENV, PYTHONPATH=str(caffe_home / "python"), GLOG_minloglevel="2")
     return {
         "cp": median_run(cp, repeat),
         "convert": median_run(convert, repeat),
@@ -187,7 +191,7 @@ def import_split() -> List[Tuple[str, float]]:
     """Import seconds per top-level package (each module's own time, summed), heaviest first,
     from python -X importtime in a fresh interpreter."""
     result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import mxnet2caffe.cli"],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True, env=PROCESS_ENV)
     packages: Dict[str, float] = {}
     for line in result.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s+(\S+)", line)

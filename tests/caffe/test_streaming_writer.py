@@ -6,15 +6,20 @@ bundled example, a gluon model zoo network and hand-made layers with odd shapes,
 empty blobs.
 """
 
+import errno
+import os
+
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet.gluon.model_zoo import vision
 
+from mxnet2caffe.caffe import writer
 from mxnet2caffe.caffe.net import Layer, Net, Tensor
 from mxnet2caffe.caffe.schema import LayerParameter, NetParameter
 from mxnet2caffe.caffe.writer import caffemodel_bytes, write_caffemodel, write_net
-from mxnet2caffe.mxnet.params import read_params
+from mxnet2caffe.errors import OutputFileError
+from mxnet2caffe.mxnet.params import file_offset, read_params
 from mxnet2caffe.mxnet.symbol import read_symbol
 from mxnet2caffe.options import ConvertOptions
 from mxnet2caffe.pipeline import build_net, run_graph_passes
@@ -145,3 +150,122 @@ def test_streams_into_any_binary_stream(tmp_path):
     with open(path, "wb", buffering=0) as unbuffered:  # every chunk is its own write
         write_caffemodel(net, unbuffered)
     assert path.read_bytes() == protobuf_caffemodel(net)
+
+
+# --- the copy path: arrays viewing the mapped .params go file to file (os.copy_file_range) ---
+
+class CopySpy:
+    """os.copy_file_range, counting calls and bytes; raises `error` (an errno) instead if given."""
+
+    def __init__(self, error=None):
+        self.real, self.error, self.calls, self.bytes = os.copy_file_range, error, 0, 0
+
+    def __call__(self, source, target, count, offset_src=None, offset_dst=None):
+        self.calls += 1
+        if self.error is not None:
+            raise OSError(self.error, os.strerror(self.error))
+        copied = self.real(source, target, count, offset_src, offset_dst)
+        self.bytes += copied
+        return copied
+
+
+def example_net():
+    net, _ = converted_net(f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params", {"data": (1, 1, 108, 108)}, "se")
+    return net
+
+
+def large_mapped_bytes(net):
+    return sum(array.nbytes for layer in net.layers for array in layer.blobs
+               if array.nbytes >= 1 << 16 and file_offset(np.ascontiguousarray(array)) is not None)
+
+
+def test_large_mapped_arrays_are_copied_by_the_kernel_byte_identically(tmp_path, monkeypatch):
+    net = example_net()
+    expected = protobuf_caffemodel(net)
+    assert large_mapped_bytes(net) > 200_000  # the example has conv weights of 64 KiB and more
+    spy = CopySpy()
+    monkeypatch.setattr(os, "copy_file_range", spy)
+    _, caffemodel = write_net(net, tmp_path / "se")
+    assert spy.bytes == large_mapped_bytes(net)
+    assert caffemodel.read_bytes() == expected
+
+
+@pytest.mark.parametrize("error", [errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL])
+def test_copy_not_possible_falls_back_to_writing_from_memory(tmp_path, monkeypatch, error):
+    net = example_net()
+    spy = CopySpy(error)
+    monkeypatch.setattr(os, "copy_file_range", spy)
+    _, caffemodel = write_net(net, tmp_path / "se")
+    assert spy.calls == 1  # tried once, then that file's arrays are written from memory
+    assert caffemodel.read_bytes() == protobuf_caffemodel(net)
+
+
+def test_other_copy_errors_are_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "copy_file_range", CopySpy(errno.EIO))
+    with pytest.raises(OutputFileError, match="cannot write the model"):
+        write_net(example_net(), tmp_path / "se")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_params_file_replaced_after_reading_is_not_copied_from(tmp_path, monkeypatch):
+    # the map still holds the old file's bytes; the path now names another file
+    params = tmp_path / "model-0000.params"
+    params.write_bytes((EXAMPLE.parent / "se_resnet-0000.params").read_bytes())
+    net, _ = converted_net(f"{EXAMPLE}-symbol.json", params, {"data": (1, 1, 108, 108)}, "se")
+    expected = protobuf_caffemodel(net)
+    replacement = tmp_path / "other"
+    replacement.write_bytes(params.read_bytes()[::-1])
+    os.replace(replacement, params)
+    spy = CopySpy()
+    monkeypatch.setattr(os, "copy_file_range", spy)
+    _, caffemodel = write_net(net, tmp_path / "se")
+    assert spy.calls == 0
+    assert caffemodel.read_bytes() == expected
+
+
+def test_streams_without_a_file_get_no_copies(monkeypatch):
+    spy = CopySpy()
+    monkeypatch.setattr(os, "copy_file_range", spy)
+    net = example_net()
+    assert caffemodel_bytes(net) == protobuf_caffemodel(net)
+    assert spy.calls == 0
+
+
+def test_copied_ranges_are_handed_to_early_writeback(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(writer, "_start_writeback", lambda handle, offset, count: calls.append((offset, count)))
+    net = example_net()
+    _, caffemodel = write_net(net, tmp_path / "se")
+    written = caffemodel.read_bytes()
+    copied = {np.ascontiguousarray(array).tobytes() for layer in net.layers for array in layer.blobs
+              if array.nbytes >= 1 << 16 and file_offset(np.ascontiguousarray(array)) is not None}
+    # each range handed over is exactly where one copied array lies in the output
+    assert calls and all(written[offset:offset + count] in copied for offset, count in calls)
+    assert sum(count for _, count in calls) == large_mapped_bytes(net)
+
+
+def test_linux_sync_file_range_is_found_and_accepts_a_range(tmp_path):
+    function = writer._sync_file_range()
+    assert function is not None  # Linux with glibc: the hint is given
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 10000)
+    handle = os.open(path, os.O_RDWR)
+    try:
+        assert function(handle, 0, 10000, writer._SYNC_FILE_RANGE_WRITE) == 0
+    finally:
+        os.close(handle)
+
+
+def test_the_stream_position_follows_the_copies(tmp_path, monkeypatch):
+    # bytes before and after the model land where the stream says: its position kept up
+    spy = CopySpy()
+    monkeypatch.setattr(os, "copy_file_range", spy)
+    net = example_net()
+    path = tmp_path / "framed"
+    with open(path, "wb") as stream:
+        stream.write(b"before")
+        write_caffemodel(net, stream)
+        assert stream.tell() == 6 + len(protobuf_caffemodel(net))
+        stream.write(b"after")
+    assert spy.calls > 0
+    assert path.read_bytes() == b"before" + protobuf_caffemodel(net) + b"after"

@@ -1,31 +1,47 @@
 """Net -> .prototxt text and .caffemodel bytes, and writing both atomically.
 
 The .caffemodel is streamed: protobuf lengths follow from the blob shapes, so each layer's
-headers are computed up front and the float32 arrays are written from their own memory
-(memory-mapped weights go from the .params file to the output without a copy in between).
-The bytes are exactly protobuf's serialization of the whole NetParameter (fields in
-field-number order; a blob's data field before its shape field).
+headers are computed up front and the float32 arrays are written from their own memory, or,
+when they are views of the memory-mapped .params file, copied from that file by the kernel
+(os.copy_file_range). The bytes are exactly protobuf's serialization of the whole
+NetParameter (fields in field-number order; a blob's data field before its shape field).
+
+The two files are installed together or not at all, even across a crash or power loss
+(write_files_atomically: temporaries flushed to disk, a journal, renames, recovery by the
+next run or verify).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import functools
 import io
+import json
+import logging
 import os
 import signal
 import stat
+import sys
 import tempfile
+import threading
+from collections import abc
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, List, Mapping, Optional, Tuple, Union
+from types import FrameType
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from ..errors import OutputFileError
+from ..mxnet.params import MappedFile, file_offset
 from .annotations import header_lines
 from .net import Layer, Net
 from .schema import BlobProto, BlobShape, LayerParameter, NetParameter
+
+log = logging.getLogger(__name__)
 
 _NET_LAYER_FIELD = NetParameter.DESCRIPTOR.fields_by_name["layer"].number
 _LAYER_BLOBS_FIELD = LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
@@ -35,7 +51,8 @@ _SHAPE_DIM_FIELD = BlobShape.DESCRIPTOR.fields_by_name["dim"].number
 _WIRE_LENGTH_DELIMITED = 2
 _LITTLE_ENDIAN_FLOAT32 = np.dtype("<f4")
 
-Chunk = Union[bytes, memoryview]
+# a piece of the caffemodel: bytes, or float data (a flat C-order little-endian float32 array)
+Chunk = Union[bytes, np.ndarray]
 # what write_files_atomically writes: the bytes, or a function writing them to a stream
 Contents = Union[bytes, Callable[[BinaryIO], None]]
 
@@ -49,12 +66,12 @@ def _scalar(message: Message, key: str, value: Any) -> Any:
 def _fill(message: Message, values: Mapping[str, Any]) -> None:
     """Sets message fields from nested dicts; lists go to repeated fields."""
     for key, value in values.items():
-        if isinstance(value, Mapping):
+        if isinstance(value, abc.Mapping):  # not typing's: its isinstance is ten times slower
             _fill(getattr(message, key), value)
         elif isinstance(value, (list, tuple)):
             field = getattr(message, key)
             for item in value:
-                if isinstance(item, Mapping):
+                if isinstance(item, abc.Mapping):
                     _fill(field.add(), item)
                 else:
                     field.append(_scalar(message, key, item))
@@ -113,9 +130,13 @@ def _blob_field(array: np.ndarray) -> List[Chunk]:
     shape = _field_header(_SHAPE_DIM_FIELD, len(dims)) + dims if dims else b""
     chunks: List[Chunk] = []
     if values.size:  # protobuf writes no field for an empty packed field
-        chunks += [_field_header(_BLOB_DATA_FIELD, values.nbytes), values.data.cast("B")]
+        chunks += [_field_header(_BLOB_DATA_FIELD, values.nbytes), values]
     chunks.append(_field_header(_BLOB_SHAPE_FIELD, len(shape)) + shape)
-    return [_field_header(_LAYER_BLOBS_FIELD, sum(len(chunk) for chunk in chunks)), *chunks]
+    return [_field_header(_LAYER_BLOBS_FIELD, sum(_size(chunk) for chunk in chunks)), *chunks]
+
+
+def _size(chunk: Chunk) -> int:
+    return chunk.nbytes if isinstance(chunk, np.ndarray) else len(chunk)
 
 
 def _fields_around_blobs(message: Message) -> Tuple[bytes, bytes]:
@@ -132,16 +153,137 @@ def _layer_chunks(layer: Layer) -> List[Chunk]:
     """The `layer` field of the NetParameter for one layer, with its blobs, in pieces."""
     before, after = _fields_around_blobs(_layer_message(layer))
     blobs = [chunk for array in layer.blobs for chunk in _blob_field(array)]
-    size = len(before) + sum(len(chunk) for chunk in blobs) + len(after)
+    size = len(before) + sum(_size(chunk) for chunk in blobs) + len(after)
     return [_field_header(_NET_LAYER_FIELD, size) + before, *blobs, after]
 
 
 def write_caffemodel(net: Net, stream: BinaryIO) -> None:
-    """Writes the NetParameter with every layer and its blobs to `stream`, layer by layer."""
+    """Writes the NetParameter with every layer and its blobs to `stream`, layer by layer.
+    Into a regular file, large float32 arrays that view a memory-mapped .params file are
+    copied from that file by the kernel (os.copy_file_range: the bytes never pass through
+    this process); anything else, and everything when that is not possible (another
+    filesystem, an old kernel, the .params file replaced since it was read), is written
+    from memory. The bytes are the same either way."""
     stream.write(NetParameter(name=net.name).SerializeToString())
-    for layer in _input_layers(net) + net.layers:
-        for chunk in _layer_chunks(layer):
-            stream.write(chunk)
+    with _RangeCopier.for_stream(stream) as copier:
+        for layer in _input_layers(net) + net.layers:
+            for chunk in _layer_chunks(layer):
+                if not isinstance(chunk, np.ndarray):
+                    stream.write(chunk)
+                elif copier is None or not copier.copy(chunk):
+                    stream.write(chunk.data.cast("B"))
+
+
+# smaller arrays are written from memory: a copy costs a flush and a system call
+_COPY_MIN_BYTES = 1 << 16
+# copy_file_range errors that mean "not here" (filesystem, kernel, file kind): write instead
+_COPY_UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF, errno.ETXTBSY}
+
+
+class _RangeCopier:
+    """Copies arrays viewing mapped .params files into a regular file, from the files."""
+
+    def __init__(self, stream: BinaryIO, target: int) -> None:
+        self.stream = stream
+        self.target = target
+        self.sources: Dict[str, Optional[int]] = {}  # path -> descriptor, None if unusable
+        self.copied = False
+
+    @classmethod
+    @contextlib.contextmanager
+    def for_stream(cls, stream: BinaryIO) -> Iterator[Optional[_RangeCopier]]:
+        """A copier into `stream`, or None if it is no regular file (or the platform has
+        no copy_file_range); closes the files it opened."""
+        try:
+            target = stream.fileno()
+            regular = stat.S_ISREG(os.fstat(target).st_mode)
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+            regular = False
+        if not regular or not hasattr(os, "copy_file_range"):
+            yield None
+            return
+        copier = cls(stream, target)
+        try:
+            yield copier
+        finally:
+            for source in copier.sources.values():
+                if source is not None:
+                    os.close(source)
+            if copier.copied:  # the stream's idea of its position was left behind
+                stream.flush()
+                stream.seek(os.lseek(target, 0, os.SEEK_CUR))
+
+    def copy(self, values: np.ndarray) -> bool:
+        """Copies the array's bytes into the stream if it views a mapped file; whether it did."""
+        found = file_offset(values) if values.nbytes >= _COPY_MIN_BYTES else None
+        source = None if found is None else self._source(found[0])
+        if found is None or source is None:
+            return False
+        self.stream.flush()
+        self.copied = True
+        position = os.lseek(self.target, 0, os.SEEK_CUR)
+        offset, done = found[1], 0
+        while done < values.nbytes:
+            try:
+                count = os.copy_file_range(source, self.target, values.nbytes - done, offset + done)
+            except OSError as error:
+                if error.errno not in _COPY_UNSUPPORTED:
+                    raise
+                os.close(source)
+                self.sources[found[0].path] = None  # this file's arrays are written from memory from now on
+                count = 0
+            if count == 0:  # not possible here, or the file shrank: the rest from memory
+                self.stream.write(values.data.cast("B")[done:])
+                break
+            done += count
+        _start_writeback(self.target, position, done)
+        return True
+
+    def _source(self, mapped: MappedFile) -> Optional[int]:
+        if mapped.path not in self.sources:
+            self.sources[mapped.path] = _open_same_file(mapped)
+        return self.sources[mapped.path]
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writing the range back, do not wait
+
+
+@functools.cache
+def _sync_file_range() -> Optional[Callable[[int, int, int, int], int]]:
+    """libc's sync_file_range (Linux only), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # numpy has loaded it already
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _start_writeback(handle: int, offset: int, count: int) -> None:
+    """Asks the kernel to start writing copied bytes to disk now, while the rest of the model
+    is produced, so that the final fsync has less left to wait for. Only a hint: the fsync
+    still makes the file durable."""
+    function = _sync_file_range()
+    if function is not None and count > 0:
+        function(handle, offset, count, _SYNC_FILE_RANGE_WRITE)
+
+
+def _open_same_file(mapped: MappedFile) -> Optional[int]:
+    """A descriptor of the file the map was made from, None if the path now holds another."""
+    try:
+        handle = os.open(mapped.path, os.O_RDONLY)
+    except OSError:
+        return None
+    status = os.fstat(handle)
+    if (status.st_dev, status.st_ino, status.st_size) != mapped.identity:
+        os.close(handle)
+        return None
+    return handle
 
 
 def caffemodel_bytes(net: Net) -> bytes:
@@ -152,21 +294,32 @@ def caffemodel_bytes(net: Net) -> bytes:
 
 
 def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
-    """Writes every file to a temporary sibling, flushed to disk, then renames them all
-    into place. A file's contents are bytes or a function that writes them to a stream.
+    """Writes every file to a temporary sibling, flushed to disk, then installs them all.
+    A file's contents are bytes or a function that writes them to a stream.
 
-    A failure or an interrupt (SIGINT, SIGTERM) leaves the outputs as they were (a prototxt
-    never pairs with another conversion's caffemodel), creates no output and leaves no
-    temporary file. A new output gets the mode the umask gives new files, an overwritten
-    one keeps its mode.
+    The install cannot be torn, by an error, an interrupt or a crash:
+    - an error or an interrupt (SIGINT, SIGTERM) leaves the outputs as they were (a prototxt
+      never pairs with another conversion's caffemodel), creates no output and leaves no
+      temporary file: signals are held while temporaries are made and while files are installed;
+    - before the first output is replaced, a journal naming every temporary and its output is
+      written and flushed to disk next to the last output (`.NAME.install`, see `recover_install`).
+      If the process dies or the machine loses power during the renames, the next conversion to
+      these outputs, or `verify` of them, completes the install from the journal: the temporaries
+      it names are complete and on disk, so the outputs end up all new, never mixed;
+    - installs into one folder take turns (a lock on the folder): two conversions to the same
+      output do not interleave their renames, the last to install wins.
+
+    A new output gets the mode the umask gives new files, an overwritten one keeps its mode.
     """
     temporaries: List[Tuple[str, Path]] = []
+    cleanups: List[str] = []  # every temporary made (outputs' and the journal's)
     try:
         for path, data in contents:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _signals_deferred():  # a temporary exists only once it is listed for cleanup
                 handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
                 temporaries.append((temporary, path))
+                cleanups.append(temporary)
             with os.fdopen(handle, "wb") as stream:
                 os.fchmod(stream.fileno(), _output_mode(path))
                 if callable(data):
@@ -175,27 +328,122 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
                     stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
-        with _signals_deferred():  # the renames are not torn by an interrupt
-            _install(temporaries)
+        with _signals_deferred():  # the journal and the renames are not torn by an interrupt
+            _install_journaled(temporaries, cleanups)
     finally:
         with _signals_deferred():
-            for temporary, _ in temporaries:
+            for temporary in cleanups:
                 if os.path.exists(temporary):
                     os.unlink(temporary)
 
 
+def journal_path(last_output: Path) -> Path:
+    """Where the journal of an install whose last output is `last_output` lies."""
+    return last_output.with_name(f".{last_output.name}.install")
+
+
+def _install_journaled(temporaries: List[Tuple[str, Path]], cleanups: List[str]) -> None:
+    if not temporaries:
+        return
+    journal = journal_path(temporaries[-1][1])
+    moves = [(temporary, str(path)) for temporary, path in temporaries]
+    directories = {journal.parent, *(path.parent for _, path in temporaries)}
+    # one install at a time into a folder: two conversions to the same output cannot interleave
+    # their renames (the last complete one wins), and recovery never runs beside an install
+    with _folder_locked(journal.parent):
+        handle, staged = tempfile.mkstemp(prefix=journal.name + ".", dir=journal.parent)
+        cleanups.append(staged)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump({"install": moves}, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(staged, journal)
+        try:
+            _sync_folders(directories)  # the journal is on disk before any output changes
+            _install(temporaries)
+            _sync_folders(directories)  # the renames are on disk before the journal goes
+        finally:
+            os.unlink(journal)
+
+
+@contextlib.contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released by close, or by the death of the process
+        yield
+    finally:
+        os.close(handle)
+
+
+def _sync_folders(folders: Iterable[Path]) -> None:
+    for folder in folders:
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def recover_install(last_output: Path) -> bool:
+    """Completes an install that a crash interrupted (its journal is still there); returns
+    whether there was one. Every conversion to these outputs and every `verify` of them
+    calls this first.
+
+    The journal is written only once every temporary it names is complete and flushed, so
+    recovery renames those still there onto their outputs (whatever was renamed already is in
+    place), then removes the backups of the old files and the journal."""
+    journal = journal_path(last_output)
+    if not os.path.exists(journal):  # the usual case
+        return False
+    with _signals_deferred(), _folder_locked(journal.parent):
+        try:  # read under the lock: a live install may have just finished and removed it
+            with open(journal, encoding="utf-8") as stream:
+                moves = [(str(temporary), Path(path)) for temporary, path in json.load(stream)["install"]]
+        except FileNotFoundError:
+            return False
+        except (ValueError, KeyError, TypeError):
+            raise OutputFileError(journal, "is not an install journal of mxnet2caffe: remove it") from None
+        for temporary, path in moves:
+            if os.path.exists(temporary):
+                os.replace(temporary, path)
+        _sync_folders({journal.parent, *(path.parent for _, path in moves)})
+        for temporary, _ in moves:
+            backup = temporary + ".old"
+            if os.path.exists(backup):
+                os.unlink(backup)
+        os.unlink(journal)
+    log.warning("completed the install of %s that an earlier run left half done", last_output)
+    return True
+
+
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Holds SIGINT and SIGTERM back until the block is done (where the platform can)."""
-    if not hasattr(signal, "pthread_sigmask"):
+    """Holds SIGINT and SIGTERM back until the block is done. Their Python handlers are swapped
+    for one that notes them, and noted signals are raised again after the block: Python runs
+    handlers in the main thread whichever thread the signal reaches (blocking it in this thread
+    alone would not do: numpy's BLAS threads can take it). Off the main thread nothing is held,
+    as Python interrupts only the main thread."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    noted: List[int] = []
+
+    def note(signum: int, frame: Optional[FrameType]) -> None:
+        noted.append(signum)
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: set outside Python, which could not be put back
+            previous[signum] = signal.signal(signum, note)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for number in dict.fromkeys(noted):
+            signal.raise_signal(number)
 
 
 def _output_mode(path: Path) -> int:
@@ -251,7 +499,8 @@ def _restore(installed: List[Tuple[Path, Optional[str]]]) -> None:
 
 
 def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
-    """Writes PREFIX.prototxt and PREFIX.caffemodel; returns their paths."""
+    """Writes PREFIX.prototxt and PREFIX.caffemodel as write_files_atomically does (first
+    completing an install of them that a crash left half done); returns their paths."""
     prefix = Path(prefix)
     prototxt = prefix.with_name(prefix.name + ".prototxt")
     caffemodel = prefix.with_name(prefix.name + ".caffemodel")
@@ -260,6 +509,7 @@ def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
         (caffemodel, lambda stream: write_caffemodel(net, stream)),
     ]
     try:
+        recover_install(caffemodel)
         write_files_atomically(contents)
     except OSError as exc:
         failed = _requested_path(exc.filename, (prototxt, caffemodel)) or prefix

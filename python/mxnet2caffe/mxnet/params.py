@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import _native
-from ..errors import InputFileError
+from ..errors import InputFileError, listed, log_summarized, shortened
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class _Reader:
         if -1 in dims:
             return None
         if any(d < 0 for d in dims):
-            raise self.fail(f"{self.what} has an invalid shape {tuple(dims)}")
+            raise self.fail(f"{self.what} has an invalid shape {listed(dims)}")
         return tuple(dims)
 
     def dtype(self) -> Tuple[int, np.dtype, np.dtype]:
@@ -181,7 +181,7 @@ def _read_array(r: _Reader) -> Union[_Dense, np.ndarray, _Sparse, None]:
         try:
             return np.zeros(shape, out)
         except ValueError:  # e.g. (0, 2**62): numpy refuses the other dims
-            raise r.fail(f"{r.what} has an impossible shape {shape}") from None
+            raise r.fail(f"{r.what} has an impossible shape {listed(shape)}") from None
     return _Dense(shape, flag, offset)
 
 
@@ -223,6 +223,34 @@ def _skip_sparse(
     return _Sparse(name)
 
 
+class MappedFile(mmap.mmap):
+    """A read-only map of a regular .params file that knows the file it maps, so that the
+    writer can copy arrays viewing it from the file itself (os.copy_file_range)."""
+
+    path: str
+    identity: Tuple[int, int, int]  # st_dev, st_ino, st_size when mapped
+    address: int  # of the first byte
+
+    def source(self, path: str, status: os.stat_result) -> MappedFile:
+        self.path = os.path.abspath(path)
+        self.identity = (status.st_dev, status.st_ino, status.st_size)
+        self.address = np.frombuffer(self, np.uint8, 1).__array_interface__["data"][0]
+        return self
+
+
+def file_offset(array: np.ndarray) -> Optional[Tuple[MappedFile, int]]:
+    """The mapped .params file an array is a view of, and the byte offset of the array's
+    first element in it; None if the array's memory is not such a map."""
+    base = array.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):  # what np.frombuffer keeps of the buffer it was given
+        base = base.obj
+    if not isinstance(base, MappedFile):
+        return None
+    return base, array.__array_interface__["data"][0] - base.address
+
+
 _SPECIAL_FILES = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}
 
 
@@ -238,7 +266,7 @@ def _map_file(path: str) -> Buffer:
                 return f.read()
             try:
                 # the map stays valid after the file is closed
-                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                return MappedFile(f.fileno(), 0, access=mmap.ACCESS_READ).source(path, os.fstat(f.fileno()))
             except ValueError:  # an empty file cannot be mapped
                 return b""
     except FileNotFoundError:
@@ -307,28 +335,30 @@ def read_params(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
 
     stored: Dict[str, Union[_Dense, np.ndarray]] = {}
     seen: Dict[str, Tuple[int, str]] = {}  # stripped name -> (index, name in file)
+    uninitialized: List[str] = []
     for k, (name, value) in enumerate(zip(names, arrays)):
         if isinstance(value, _Sparse):
             raise r.fail(
-                f"array {k} '{name}': sparse storage not supported ({value.stype_name})"
+                f"array {k} '{shortened(name)}': sparse storage not supported ({value.stype_name})"
             )
         key = name[4:] if name.startswith(("arg:", "aux:")) else name
         if not key:
-            raise r.fail(f"array {k} has an empty name {name!r}")
+            raise r.fail(f"array {k} has an empty name {shortened(repr(name))}")
         if key in seen:
             j, other = seen[key]
             if other == name:
-                raise r.fail(f"duplicate name '{name}' (arrays {j} and {k})")
+                raise r.fail(f"duplicate name '{shortened(name)}' (arrays {j} and {k})")
             raise r.fail(
-                f"names '{other}' and '{name}' (arrays {j} and {k}) "
-                f"both give parameter '{key}'"
+                f"names '{shortened(other)}' and '{shortened(name)}' (arrays {j} and {k}) "
+                f"both give parameter '{shortened(key)}'"
             )
         seen[key] = (k, name)
         if value is None:
-            log.warning("%s: array %d '%s' is uninitialized, skipped", path, k, name)
+            uninitialized.append(f"{path}: array {k} '{shortened(name)}' is uninitialized, skipped")
             continue
         stored[key] = value
 
+    log_summarized(log, uninitialized)
     params: Dict[str, np.ndarray] = {}
     for key, value in stored.items():
         array = _dense_array(data, value) if isinstance(value, _Dense) else value
