@@ -18,7 +18,7 @@ from typing import Callable, Dict, List
 
 import mxnet2caffe.converters  # noqa: F401  (registers every converter)
 from mxnet2caffe.caffe.native_layers import NATIVE_LAYERS
-from mxnet2caffe.converters.registry import lookup, supported_ops
+from mxnet2caffe.converters.registry import BUILTIN, lookup, op_origin, supported_ops
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -39,9 +39,9 @@ def _summary(module: ModuleType) -> str:
 
 
 def ops_table() -> str:
-    """Every registered op, grouped by the converter module that converts it."""
+    """Every built-in op (never a loaded plugin's), grouped by the converter module that converts it."""
     modules: Dict[str, List[str]] = {}
-    for op in supported_ops():
+    for op in (op for op in supported_ops() if op_origin(op) == BUILTIN):
         modules.setdefault(lookup(op).__module__, []).append(op)
     rows = [
         f"| `{name.rsplit('.', 1)[1]}` | {', '.join(f'`{op}`' for op in ops)} | {_summary(sys.modules[name])} |"

@@ -20,6 +20,7 @@ import mxnet2caffe
 from mxnet2caffe.caffe.native_layers import NATIVE_LAYER_TYPES
 from mxnet2caffe.caffe.profiles import DEFAULT_PROFILE, PROFILE_ONLY_FIELDS, STOCK_LAYER_TYPES
 from mxnet2caffe.caffe.reader import read_prototxt
+from mxnet2caffe.caffe.user_layers import user_layer_types
 from mxnet2caffe.caffe_layers import register_opencv_layers
 from mxnet2caffe.verify.backends import BACKENDS, backend_blobs, mxnet_executor, uses_native_layers
 from mxnet2caffe.verify.compare import compare
@@ -101,8 +102,10 @@ def assert_converts_exactly(
     inputs: Optional[Mapping[str, np.ndarray]] = None,
     options: Optional[mxnet2caffe.ConvertOptions] = None,
     reference: Optional[mx.sym.Symbol] = None,
+    plugins: Sequence[str] = (),
 ) -> mxnet2caffe.ConversionSummary:
-    """Saves `sym` with (random) weights, converts it, and checks every head in every runtime.
+    """Saves `sym` with (random) weights, converts it (with `plugins` loaded), and checks every
+    head in every runtime.
 
     `reference` is what MXNet runs for the expected outputs when `options.outputs` cuts `sym`
     (the group of the outputs named, say); random weights are then made for it."""
@@ -112,9 +115,9 @@ def assert_converts_exactly(
         aux = random_aux if aux is None else aux
     symbol_path, params_path = save_model(sym, args, aux, directory)
     summary = mxnet2caffe.convert(
-        symbol_path, params_path, dict(input_shapes), directory / "converted", options
+        symbol_path, params_path, dict(input_shapes), directory / "converted", options, plugins=plugins
     )
-    allowed = STOCK_LAYER_TYPES | (NATIVE_LAYER_TYPES if options and options.forms else frozenset())
+    allowed = STOCK_LAYER_TYPES | (NATIVE_LAYER_TYPES if options and options.forms else frozenset()) | user_layer_types()
     emitted = set(layer_types(summary))
     assert emitted <= allowed, f"layer types beyond the chosen profile: {emitted - allowed}"
     assert_fields_fit_the_profile(summary, options.profile if options else DEFAULT_PROFILE)
@@ -123,17 +126,30 @@ def assert_converts_exactly(
     if reference is not None:
         symbol_path = directory / "reference-symbol.json"
         reference.save(str(symbol_path))
-    expected = mxnet_forward(symbol_path, params_path, inputs)
     output_names = list(summary.outputs)
-    assert len(output_names) == len(expected)
+    expected = assert_runtimes_match_mxnet(
+        symbol_path, params_path, summary.prototxt, summary.caffemodel, inputs, output_names, tolerance
+    )
+    for name, want in zip(output_names, expected):
+        assert tuple(summary.outputs[name]) == want.shape, name
+    return summary
+
+
+def assert_runtimes_match_mxnet(
+    symbol_path, params_path, prototxt, caffemodel, inputs: Mapping[str, np.ndarray], outputs: Sequence[str],
+    tolerance: float = TOLERANCE,
+) -> List[np.ndarray]:
+    """The Caffe model's `outputs` (blobs, in the order of MXNet's heads) in every runtime are
+    within `tolerance` of MXNet's heads on `inputs`; returns MXNet's heads."""
+    expected = mxnet_forward(symbol_path, params_path, inputs)
+    assert len(outputs) == len(expected)
     for runtime in BACKENDS:
-        actual = backend_forward(runtime, summary.prototxt, summary.caffemodel, inputs, output_names)
-        for name, want, got in zip(output_names, expected, actual):
-            assert tuple(summary.outputs[name]) == want.shape, (runtime, name)
+        actual = backend_forward(runtime, prototxt, caffemodel, inputs, outputs)
+        for name, want, got in zip(outputs, expected, actual):
             result = compare(name, got, want)
             assert got.shape == want.shape, f"{runtime}: {name}: shape {got.shape} != MXNet {want.shape}"
             assert result.within(tolerance), f"{runtime}: {name}: relative max error {result.relative_error:.3g} > {tolerance}"
-    return summary
+    return expected
 
 
 def fields_set(message: Message) -> Set[Tuple[str, str]]:

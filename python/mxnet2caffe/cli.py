@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
-import signal
-import subprocess
-import sys
-from collections import Counter
-from pathlib import Path
-from types import FrameType
-from typing import Dict, Optional, Sequence, Tuple
+from .interrupts import ProgramSignals, QuietStartUp, Terminated, exit_status, signal_of
 
-from .caffe.native_layers import SWITCHES
-from .caffe.profiles import DEFAULT_PROFILE, PROFILES
-from .convert import convert
-from .errors import ConversionError
-from .lower import cut_hint, likely_data_inputs, unsupported_nodes
-from .mxnet.params import read_params
-from .mxnet.symbol import read_symbol
-from .options import NATIVE, STOCK, ConvertOptions
-from .pipeline import build_net, run_graph_passes
-from .runtimes.caffe_home import BUILD_SCRIPT
-from .verify.backends import BACKENDS
-from .verify.report import DEFAULT_TOLERANCE, verify
+with QuietStartUp():  # Ctrl-C while the standard library, numpy and the pipeline load: one line, exit 130
+    import argparse
+    import logging
+    import os
+    import subprocess
+    import sys
+    from collections import Counter
+    from pathlib import Path
+    from typing import Dict, Optional, Sequence, Tuple
+
+    from .caffe.native_layers import SWITCHES
+    from .caffe.profiles import DEFAULT_PROFILE, PROFILES
+    from .caffe.user_layers import user_layers
+    from .convert import convert
+    from .converters.registry import overridden_ops, plugin_ops
+    from .errors import ConversionError
+    from .lower import cut_hint, likely_data_inputs, unsupported_nodes
+    from .mxnet.params import read_params
+    from .mxnet.symbol import read_symbol
+    from .options import MAX_BLOB_ELEMENTS, NATIVE, STOCK, ConvertOptions
+    from .pipeline import build_net, run_graph_passes
+    from .plugins import load_plugins, loaded_plugins
+    from .runtimes.caffe_home import BUILD_SCRIPT
+    from .verify.backends import BACKENDS
+    from .verify.report import DEFAULT_TOLERANCE, verify
 
 
 def parse_input_shape(text: str) -> Tuple[str, Tuple[int, ...]]:
@@ -103,6 +107,7 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
         std=std,
         swap_rgb=args.swap_rgb,
         profile=args.profile,
+        max_blob_elements=args.max_blob_elements,
     )
 
 
@@ -115,7 +120,9 @@ def run_convert(args: argparse.Namespace) -> int:
         return _export_onnx(args, symbol, params)
     if "onnx" in formats:
         _export_onnx(args, symbol, params)
-    summary = convert(symbol, params, _shapes(args.input_shape), output_prefix(args.output), _options(args))
+    summary = convert(
+        symbol, params, _shapes(args.input_shape), output_prefix(args.output), _options(args), plugins=args.plugin
+    )
     prototxt, caffemodel = summary.prototxt, summary.caffemodel
     assert prototxt is not None and caffemodel is not None  # convert() writes both when given an output
     for note in summary.notes:
@@ -137,7 +144,7 @@ def _export_onnx(args: argparse.Namespace, symbol: Path, params: Path) -> int:
     from .onnx.api import convert_net_to_onnx, write_onnx  # needs the optional onnx package
 
     net, model = convert_net_to_onnx(
-        symbol, params, _shapes(args.input_shape), None, _options(args), args.opset, args.dynamic_batch
+        symbol, params, _shapes(args.input_shape), None, _options(args), args.opset, args.dynamic_batch, args.plugin
     )
     path = write_onnx(model, output_prefix(args.output))
     print(f"wrote {path}")
@@ -156,7 +163,7 @@ def run_caffe2onnx(args: argparse.Namespace) -> int:
     from .onnx.api import caffe_to_onnx, onnx_path  # needs the optional onnx package
 
     output = output_prefix(args.output)
-    caffe_to_onnx(args.prototxt, args.caffemodel, output, args.opset, args.dynamic_batch)
+    caffe_to_onnx(args.prototxt, args.caffemodel, output, args.opset, args.dynamic_batch, plugins=args.plugin)
     print(f"wrote {onnx_path(output)}")
     return 0
 
@@ -169,7 +176,7 @@ def run_verify(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace, symbol: Path, params: Path, prototxt: Path, caffemodel: Path) -> int:
     report = verify(
         symbol, params, prototxt, caffemodel,
-        backend=args.backend, tolerance=args.tolerance, image=args.input, seed=args.seed,
+        backend=args.backend, tolerance=args.tolerance, image=args.input, seed=args.seed, plugins=args.plugin,
     )
     print(report.format(layers=not args.outputs_only))
     return 0 if report.ok else 1
@@ -181,9 +188,20 @@ def run_build_caffe(args: argparse.Namespace) -> int:
 
 
 def run_build_layers(args: argparse.Namespace) -> int:
-    from .caffe_layers import build_plugin  # CMake and a Caffe home are needed only here
+    from .caffe_layers import build_kernels, build_plugin  # CMake and a Caffe home are needed only here
 
-    print(build_plugin(Path(args.caffe_home) if args.caffe_home else None, force=args.force))
+    home = Path(args.caffe_home) if args.caffe_home else None
+    print(build_plugin(home, force=args.force, extra=args.extra))
+    for folder in args.extra:  # what the folder's OpenCV layers call
+        print(build_kernels(folder, force=args.force))
+    return 0
+
+
+def run_new_layer(args: argparse.Namespace) -> int:
+    from .caffe_layers.new_layer import write_layer_skeleton
+
+    for path in write_layer_skeleton(args.name, args.dir):
+        print(f"wrote {path}")
     return 0
 
 
@@ -191,17 +209,19 @@ def run_inspect(args: argparse.Namespace) -> int:
     """The op histogram of what would be converted, unsupported ops, and what the passes would
     do (the net passes need the params and input shapes)."""
     options = _options(args)
+    load_plugins(args.plugin)
     graph = read_symbol(args.symbol)
     graph.params = read_params(args.params) if args.params else {}
     graph = run_graph_passes(graph, options)
     nodes = graph.reachable()
-    ops = Counter(node.op for node in nodes if not node.is_variable)
+    ops = Counter(node.converter_key for node in nodes if not node.is_variable)
     missing = Counter(op for op, _ in unsupported_nodes(graph))
     print(f"{graph.source}: {sum(ops.values())} op nodes, {len(ops)} distinct ops")
     width = max((len(op) for op in ops), default=0)
     for op, count in sorted(ops.items(), key=lambda item: (-item[1], item[0])):
-        mark = "  UNSUPPORTED" if op in missing else ""
+        mark = "  UNSUPPORTED" if op in missing else _origin_mark(op)
         print(f"  {op:<{width}}  {count:>5}{mark}")
+    _print_plugins()
     print("inputs: " + ", ".join(likely_data_inputs(graph, graph.params)))
     heads = [graph.node(ref).name for ref in graph.heads]
     print("heads: " + ", ".join(heads))
@@ -222,6 +242,34 @@ def run_inspect(args: argparse.Namespace) -> int:
     for note in notes:
         print(note)
     return 0
+
+
+def _origin_mark(op: str) -> str:
+    plugin = plugin_ops().get(op)
+    if plugin is None:
+        return ""
+    return f"  from plugin '{plugin}'" + (" (replaces the built-in converter)" if op in overridden_ops() else "")
+
+
+def _print_plugins() -> None:
+    """Each plugin loaded, with the ops it converts and the layer types it declares."""
+    loaded = loaded_plugins()
+    if not loaded:
+        return
+    ops = plugin_ops()
+    print("plugins:")
+    for name, where in loaded.items():
+        converted = [op for op, plugin in ops.items() if plugin == name]
+        types = [layer.type for layer in user_layers() if layer.plugin == name]
+        print(f"  {name} ({where}): ops {', '.join(converted) or 'none'}; layer types {', '.join(types) or 'none'}")
+
+
+def _plugin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE|FILE.py",
+        help="load converters (and layer types) from this module or file first (mxnet2caffe.extend); "
+        "repeat for several. Installed plugins load too, unless MXNET2CAFFE_NO_ENTRY_POINTS=1",
+    )
 
 
 def _describe(tensors: Dict[str, Tuple[int, ...]]) -> str:
@@ -266,6 +314,11 @@ def _conversion_options(parser: argparse.ArgumentParser, input_shape_required: b
         "--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
         help="; ".join(f"{name}: {meaning}" for name, meaning in PROFILES.items()),
     )
+    parser.add_argument(
+        "--max-blob-elements", type=int, default=MAX_BLOB_ELEMENTS, metavar="N",
+        help=f"refuse a model with a blob (input, output of a layer, weight) of more than N elements "
+        f"(default {MAX_BLOB_ELEMENTS}, Caffe's limit)",
+    )
     for switch, meaning in SWITCHES.items():
         parser.add_argument(
             "--" + switch.replace("_", "-"), choices=(STOCK, NATIVE), default=STOCK,
@@ -308,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     _onnx_options(conv, trt_check=True)
     conv.add_argument("--verify", action="store_true", help="then compare every layer with MXNet")
     _verify_options(conv)
+    _plugin_option(conv)
     conv.set_defaults(run=run_convert)
 
     exporter = commands.add_parser("onnx", help="convert a model to ONNX (for TensorRT, ONNX Runtime)")
@@ -320,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="relative max error the --trt-check line allows"
     )
+    _plugin_option(exporter)
     exporter.set_defaults(run=run_onnx)
 
     caffe2onnx = commands.add_parser(
@@ -329,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     caffe2onnx.add_argument("caffemodel", help="NET.caffemodel")
     caffe2onnx.add_argument("--output", "-o", required=True, help="writes OUTPUT.onnx")
     _onnx_options(caffe2onnx)
+    _plugin_option(caffe2onnx)
     caffe2onnx.set_defaults(run=run_caffe2onnx)
 
     checker = commands.add_parser("verify", help="compare a converted model with MXNet, layer by layer")
@@ -337,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     checker.add_argument("prototxt", help="the converted NET.prototxt")
     checker.add_argument("caffemodel", help="the converted NET.caffemodel")
     _verify_options(checker)
+    _plugin_option(checker)
     checker.set_defaults(run=run_verify)
 
     inspect = commands.add_parser(
@@ -345,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("symbol", help="SYMBOL.json")
     inspect.add_argument("params", nargs="?", help="FILE.params: tells inputs from weights exactly")
     _conversion_options(inspect, input_shape_required=False)
+    _plugin_option(inspect)
     inspect.set_defaults(run=run_inspect)
 
     build = commands.add_parser(
@@ -361,32 +419,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--caffe-home", help="a Caffe with include/ and lib/libcaffe.so (default: the build-caffe one)"
     )
     layers.add_argument("--force", action="store_true", help="rebuild even if a cached plugin fits")
+    layers.add_argument(
+        "--extra", action="append", default=[], metavar="DIR",
+        help="a folder of your own layers (as new-layer writes) to build into the same library; repeatable; "
+        "then also prints each folder's kernels-only library (for its OpenCV layers)",
+    )
     layers.set_defaults(run=run_build_layers)
+
+    new_layer = commands.add_parser(
+        "new-layer", help="write the skeleton of a Caffe layer type of your own (kernel, Caffe layer, OpenCV "
+        "layer, plugin, tests), which works and passes its tests as written",
+    )
+    new_layer.add_argument("name", help="the layer type, CamelCase (e.g. MyScale)")
+    new_layer.add_argument("--dir", help="the folder to write into (default: ./NAME in snake_case)")
+    new_layer.set_defaults(run=run_new_layer)
     return parser
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so that cleanups (temporary files) run."""
-
-
-def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
-    raise Terminated()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs a command; an interrupt (SIGINT, SIGTERM) ends it with one line, after the
-    cleanups on the way out have removed any temporary file."""
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        return _run(argv)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
-    except Terminated:
-        print("terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    cleanups on the way out have removed any temporary file. Without `argv` this is the
+    program (the process exits next), which then ignores late signals."""
+    with ProgramSignals(as_program=argv is None):
+        try:
+            return _run(argv)
+        except (KeyboardInterrupt, Terminated) as interrupt:
+            return exit_status(signal_of(interrupt))
 
 
 def _run(argv: Optional[Sequence[str]]) -> int:

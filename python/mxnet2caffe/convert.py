@@ -17,6 +17,7 @@ from .mxnet.params import read_params
 from .mxnet.symbol import read_symbol
 from .options import ConvertOptions
 from .pipeline import build_net, run_graph_passes
+from .plugins import PluginSpec, load_plugins
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,11 @@ def convert_to_net(
     input_shapes: Mapping[str, Sequence[int]],
     output: Optional[PathLike] = None,
     options: Optional[ConvertOptions] = None,
+    plugins: Sequence[PluginSpec] = (),
 ) -> Net:
     """The pipeline of convert() up to the Net, for emitters other than Caffe's (onnx/).
     The Net is named after `output`'s file name, else after the symbol file."""
+    load_plugins(plugins)
     graph = symbol if isinstance(symbol, Graph) else read_symbol(symbol)
     graph.params = dict(params) if isinstance(params, Mapping) else read_params(params)
     name = Path(output).name if output is not None else Path(graph.source).stem.replace("-symbol", "")
@@ -61,13 +64,15 @@ def convert(
     input_shapes: Mapping[str, Sequence[int]],
     output: Optional[PathLike] = None,
     options: Optional[ConvertOptions] = None,
+    plugins: Sequence[PluginSpec] = (),
 ) -> ConversionSummary:
     """Converts an MXNet model; writes OUTPUT.prototxt and OUTPUT.caffemodel if `output`.
 
     `symbol` and `params` are file paths (or an already read Graph, which the passes edit, /
-    a name->array dict); `input_shapes` maps input names to shapes ('' for the only input).
+    a name->array dict); `input_shapes` maps input names to shapes ('' for the only input);
+    `plugins`: modules or .py files to load first (mxnet2caffe.extend), besides installed ones.
     """
-    net = convert_to_net(symbol, params, input_shapes, output, options)
+    net = convert_to_net(symbol, params, input_shapes, output, options, plugins)
     prototxt = caffemodel = None
     if output is not None:
         prototxt, caffemodel = write_net(net, output)

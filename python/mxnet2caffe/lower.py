@@ -10,6 +10,8 @@ and a note says what was renamed.
 from __future__ import annotations
 
 import logging
+import math
+import operator
 from collections import Counter
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -18,11 +20,21 @@ import numpy as np
 from . import converters  # noqa: F401  (registers every converter)
 from .caffe.net import InputTransform, Layer, Net, Shape, Tensor
 from .converters.context import Converted, NodeContext
-from .converters.registry import is_supported, lookup
-from .errors import ConversionError, NodeError, ShapeError, UnsupportedOpsError
+from .converters.registry import BUILTIN, is_supported, lookup, op_origin
+from .errors import (
+    ConversionError,
+    NodeError,
+    ShapeError,
+    UnsupportedOpsError,
+    listed,
+    log_summarized,
+    shortened,
+    shortened_mapping,
+)
 from .mxnet.graph import Graph, Node, TensorRef
 from .naming import fresh_name, helper_name, mxnet_output_name, output_key, valid_name
-from .options import ConvertOptions
+from .options import MAX_BLOB_ELEMENTS, ConvertOptions
+from .plugins import exception_summary
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +53,9 @@ _INPUT_PLACEHOLDER = "\0input{}"
 def unsupported_nodes(graph: Graph) -> List[Tuple[str, str]]:
     """(op, node name) for every node the heads need that no converter handles."""
     return [
-        (node.op, node.name)
+        (node.converter_key, node.name)
         for node in graph.reachable()
-        if not node.is_variable and not is_supported(node.op)
+        if not node.is_variable and not is_supported(node.converter_key)
     ]
 
 
@@ -54,7 +66,7 @@ def cut_points(graph: Graph) -> List[str]:
     nodes = graph.reachable()
     clean: Set[int] = set()  # nodes computed by supported ops only
     for node in nodes:
-        if node.is_variable or (is_supported(node.op) and all(ref.node in clean for ref in node.inputs)):
+        if node.is_variable or (is_supported(node.converter_key) and all(ref.node in clean for ref in node.inputs)):
             clean.add(node.id)
     cuts: List[TensorRef] = []
     for node in nodes:
@@ -102,10 +114,30 @@ def likely_data_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[s
     return [name for name in candidate_inputs(graph, params) if not name.endswith(_NOT_DATA_SUFFIXES)]
 
 
+def _checked_shape(graph: Graph, name: str, shape: Sequence[int], limit: int) -> Shape:
+    """A user-given input shape: positive integer dims, at most `limit` elements in all."""
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise ShapeError(f"{graph.source}: input '{shortened(name)}': shape {listed(shape)} is not integers") from None
+    if not dims or min(dims) <= 0:
+        raise ShapeError(f"{graph.source}: input '{shortened(name)}': shape {listed(dims)} needs positive dims")
+    if math.prod(dims) > limit:
+        raise ShapeError(
+            f"{graph.source}: input '{shortened(name)}': shape {listed(dims)} has {math.prod(dims)} elements, "
+            f"more than the limit of {limit} (ConvertOptions.max_blob_elements, --max-blob-elements)"
+        )
+    return dims
+
+
 def resolve_input_shapes(
-    graph: Graph, params: Mapping[str, np.ndarray], shapes: Mapping[str, Sequence[int]]
+    graph: Graph,
+    params: Mapping[str, np.ndarray],
+    shapes: Mapping[str, Sequence[int]],
+    limit: int = MAX_BLOB_ELEMENTS,
 ) -> Dict[str, Shape]:
-    """Checks user-given shapes; the name '' stands for the graph's only data input."""
+    """Checks user-given shapes (at most `limit` elements each); the name '' stands for the
+    graph's only data input."""
     candidates = candidate_inputs(graph, params)
     resolved: Dict[str, Shape] = {}
     for name, shape in shapes.items():
@@ -114,19 +146,21 @@ def resolve_input_shapes(
             if len(data) != 1:
                 raise ShapeError(
                     f"{graph.source}: a shape without a name needs exactly one data input, "
-                    f"the graph has {data or 'none'}: use --input-shape NAME:DIMS"
+                    f"the graph has {listed(data) if data else 'none'}: use --input-shape NAME:DIMS"
                 )
             name = data[0]
             if name in shapes:
-                raise ShapeError(f"{graph.source}: two shapes for input '{name}': one without a name, one with it")
+                raise ShapeError(
+                    f"{graph.source}: two shapes for input '{shortened(name)}': one without a name, one with it"
+                )
         if name not in candidates:
             raise ShapeError(
-                f"{graph.source}: '{name}' is not an input of the graph "
-                f"(inputs without params: {candidates or 'none'})"
+                f"{graph.source}: '{shortened(name)}' is not an input of the graph "
+                f"(inputs without params: {listed(candidates) if candidates else 'none'})"
             )
-        resolved[name] = tuple(int(d) for d in shape)
+        resolved[name] = _checked_shape(graph, name, shape, limit)
     if not resolved:
-        raise ShapeError(f"{graph.source}: no input shape given (inputs: {candidates})")
+        raise ShapeError(f"{graph.source}: no input shape given (inputs: {listed(candidates)})")
     return resolved
 
 
@@ -185,7 +219,7 @@ def lower(
     missing = unsupported_nodes(graph)
     if missing:
         raise _unsupported_ops_error(graph, missing)
-    shapes = resolve_input_shapes(graph, params, input_shapes)
+    shapes = resolve_input_shapes(graph, params, input_shapes, options.max_blob_elements)
     for variable, axes in graph.input_axes.items():  # MXNet's layout given, the Caffe model's taken
         if variable in shapes:
             if len(shapes[variable]) != len(axes):
@@ -212,7 +246,8 @@ def lower(
                 tensors[TensorRef(node.id, 0)] = tensor
             continue
         context, placeholders = _context(graph, node, tensors, params, options)
-        converted = names.claim_converted(lookup(node.op)(context), placeholders)
+        converted = names.claim_converted(_convert(node, context), placeholders)
+        _check_sizes(context, converted)
         used_params |= context.used_params
         net.layers.extend(converted.layers)
         net.shapes.update(converted.helper_shapes)
@@ -223,7 +258,6 @@ def lower(
             if node.id not in graph.relaid:  # else Caffe holds the value in another layout
                 key = output_key(mxnet_output_name(node.name, index, count, node.op), node.occurrence)
                 net.names.add(key, tensor.blob)
-        _log_unread_attributes(node)
     for key, ref in graph.aliases.items():
         if ref in tensors and not graph.node(ref).is_variable:
             net.names.add(key, tensors[ref].blob)
@@ -231,8 +265,20 @@ def lower(
     note = names.note()
     if note:
         net.notes.append(note)
+    _log_unread_attributes(graph.reachable())
     _log_unused_params(params, used_params)
     return net
+
+
+def _check_sizes(context: NodeContext, converted: Converted) -> None:
+    """Every blob a converter made, within options.max_blob_elements."""
+    for tensor in converted.outputs:
+        context.check_size(tensor.shape)
+    for blob, shape in converted.helper_shapes.items():
+        context.check_size(shape, f"helper blob '{shortened(blob)}'")
+    for layer in converted.layers:
+        for array in layer.blobs:
+            context.check_size(array.shape, f"weight of layer '{shortened(layer.name)}'")
 
 
 def _context(
@@ -256,6 +302,28 @@ def _context(
         inputs.append(tensor)
         weight_names.append(source.name if source.is_variable and tensor is None else None)
     return NodeContext(node, inputs, weight_names, params, options), placeholders
+
+
+def _convert(node: Node, context: NodeContext) -> Converted:
+    """The node's converter's result; a plugin's converter that fails (other than with a
+    ConversionError) or returns something else is a NodeError naming the plugin."""
+    origin = op_origin(node.converter_key)
+    if origin == BUILTIN:
+        return lookup(node.converter_key)(context)
+    try:
+        converted = lookup(node.converter_key)(context)
+    except ConversionError:
+        raise
+    except Exception as error:
+        raise NodeError(
+            node.name, node.op, f"the converter of plugin '{origin}' failed: {exception_summary(error)}"
+        ) from error
+    if not isinstance(converted, Converted):
+        raise NodeError(
+            node.name, node.op,
+            f"the converter of plugin '{origin}' returned {type(converted).__name__}, not a Converted",
+        )
+    return converted
 
 
 def _outputs(graph: Graph, tensors: Mapping[TensorRef, Tensor]) -> List[Tensor]:
@@ -298,13 +366,19 @@ def _terminal(net: Net, outputs: List[Tensor], names: _Names) -> List[Tensor]:
     return terminal
 
 
-def _log_unread_attributes(node: Node) -> None:
-    unread = node.attrs.unread()
-    if unread:
-        log.warning("node '%s' (op %s): attributes not used by the converter: %s", node.name, node.op, unread)
+def _log_unread_attributes(nodes: Sequence[Node]) -> None:
+    """One warning per node with attributes no converter read; a few, then a count."""
+    lines = [
+        f"node '{shortened(node.name)}' (op {shortened(node.op)}): attributes not used by the converter: "
+        f"{shortened_mapping(node.attrs.unread())}"
+        for node in nodes
+        if not node.is_variable and node.attrs.unread()
+    ]
+    log_summarized(log, lines)
 
 
 def _log_unused_params(params: Mapping[str, np.ndarray], used: Set[str]) -> None:
     unused = sorted(set(params) - used)
     if unused:
-        log.info("%d params not used by the graph's outputs: %s", len(unused), ", ".join(unused[:10]))
+        listed_names = ", ".join(shortened(name) for name in unused[:10])
+        log.info("%d params not used by the graph's outputs: %s", len(unused), listed_names)

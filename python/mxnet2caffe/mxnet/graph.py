@@ -13,6 +13,7 @@ from typing import Dict, Iterable, List, Set, Tuple, Union
 import numpy as np
 
 from ..attrs import Attrs
+from .ops import CUSTOM_OP, converter_key
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class Node:
     @property
     def is_variable(self) -> bool:
         return self.op == "null"
+
+    @property
+    def converter_key(self) -> str:
+        """The op as the converter registry knows it ("Custom:<op_type>" for a Custom node)."""
+        return converter_key(self.op, self.attrs.str("op_type", "") if self.op == CUSTOM_OP else "")
 
 
 @dataclass

@@ -20,3 +20,13 @@ LABELLED_OUTPUT_OPS = frozenset(
 
 # a head computed by one of these is a training loss, not an inference output
 LOSS_OPS = frozenset({"MakeLoss", "make_loss"})
+
+# MXNet's op for operators written outside MXNet (mx.operator.CustomOp in Python, or C++):
+# attribute op_type names the one the node runs
+CUSTOM_OP = "Custom"
+
+
+def converter_key(op: str, op_type: str) -> str:
+    """The name the converter registry knows an op by: the op's name, or "Custom:<op_type>"
+    for a Custom node (one MXNet op name stands for every CustomOp)."""
+    return f"{CUSTOM_OP}:{op_type}" if op == CUSTOM_OP else op

@@ -16,6 +16,7 @@ from ..convert import PathLike, convert_to_net
 from ..errors import ConversionError, OutputFileError
 from ..mxnet.graph import Graph
 from ..options import ConvertOptions
+from ..plugins import PluginSpec, load_plugins
 from ..runtimes.imports import require
 from .emit import infer_shapes, net_to_onnx
 from .tensorrt import DEFAULT_OPSET
@@ -81,9 +82,12 @@ def caffe_to_onnx(
     output: Optional[PathLike] = None,
     opset: int = DEFAULT_OPSET,
     dynamic_batch: bool = False,
+    plugins: Sequence[PluginSpec] = (),
 ) -> Any:
     """A Caffe model (ours, with native MX* layers or not, or hand-written) as ONNX; writes
-    OUTPUT.onnx if `output`. Returns the checked onnx.ModelProto."""
+    OUTPUT.onnx if `output`. Returns the checked onnx.ModelProto. `plugins` as in convert():
+    they give the ONNX forms of their layer types."""
+    load_plugins(plugins)
     model = net_to_onnx(read_caffe_net(prototxt, caffemodel, dynamic_batch), opset, dynamic_batch)
     _check(model, output)
     return model
@@ -97,10 +101,11 @@ def convert_to_onnx(
     options: Optional[ConvertOptions] = None,
     opset: int = DEFAULT_OPSET,
     dynamic_batch: bool = False,
+    plugins: Sequence[PluginSpec] = (),
 ) -> Any:
     """Converts an MXNet model as convert() does and emits the Caffe net as ONNX; writes
     OUTPUT.onnx if `output`. Returns the checked onnx.ModelProto."""
-    return convert_net_to_onnx(symbol, params, input_shapes, output, options, opset, dynamic_batch)[1]
+    return convert_net_to_onnx(symbol, params, input_shapes, output, options, opset, dynamic_batch, plugins)[1]
 
 
 def convert_net_to_onnx(
@@ -111,12 +116,13 @@ def convert_net_to_onnx(
     options: Optional[ConvertOptions] = None,
     opset: int = DEFAULT_OPSET,
     dynamic_batch: bool = False,
+    plugins: Sequence[PluginSpec] = (),
 ) -> Tuple[Net, Any]:
     """convert_to_onnx, also returning the Net (its NameMap and input transforms say what MXNet
     is fed and which blob is which MXNet output: --trt-check needs both)."""
     if dynamic_batch:
         input_shapes = visible_batch(input_shapes)
-    net = convert_to_net(symbol, params, input_shapes, output, options)
+    net = convert_to_net(symbol, params, input_shapes, output, options, plugins)
     model = net_to_onnx(net, opset, dynamic_batch)
     _check(model, output)
     return net, model

@@ -14,7 +14,9 @@ import numpy as np
 
 from ..caffe.net import Layer, Shape
 from ..caffe.sizes import pooling_output_size
+from ..caffe.user_layers import user_layer
 from ..errors import ConversionError
+from ..plugins import exception_summary
 from .builder import GraphBuilder
 
 Emitter = Callable[[GraphBuilder, Layer], None]
@@ -551,6 +553,20 @@ def emit_transpose(b: GraphBuilder, layer: Layer) -> None:
 
 def emit_layer(b: GraphBuilder, layer: Layer) -> None:
     emitter = EMITTERS.get(layer.type)
-    if emitter is None:
-        raise layer_error(layer, f"no ONNX form for this layer type (supported: {', '.join(sorted(EMITTERS))})")
-    emitter(b, layer)
+    if emitter is not None:
+        emitter(b, layer)
+        return
+    declared = user_layer(layer.type)
+    if declared is None:
+        supported = ", ".join(sorted(EMITTERS))
+        hint = "a plugin's type needs the plugin: --plugin"
+        raise layer_error(layer, f"no ONNX form for this layer type (supported: {supported}; {hint})")
+    if declared.onnx is None:
+        raise layer_error(layer, f"plugin '{declared.plugin}' declares this layer type without an ONNX form")
+    try:
+        declared.onnx(b, layer)
+    except ConversionError:
+        raise
+    except Exception as error:  # the plugin's code: one line naming it, not a traceback
+        message = f"the ONNX form of plugin '{declared.plugin}' failed: {exception_summary(error)}"
+        raise layer_error(layer, message) from error

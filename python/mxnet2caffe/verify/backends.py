@@ -4,14 +4,16 @@ needs none of them, and a missing one gets a message saying how to install it.""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Mapping, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..caffe.native_layers import NATIVE_LAYER_TYPES
 from ..caffe.reader import read_prototxt
-from ..errors import ConversionError
+from ..caffe.user_layers import user_layer_types
+from ..errors import ConversionError, shortened
 from ..naming import output_keys
+from ..plugins import run_mxnet_setups
 from ..runtimes.caffe_home import import_caffe
 from ..runtimes.imports import require
 
@@ -23,7 +25,11 @@ def mxnet_executor(
     """(symbol, executor) of an MXNet checkpoint bound for inference on `inputs`; with
     `internals`, the symbol outputs every op output (duplicate names included, in order)."""
     mx = require("mxnet")
-    sym = mx.sym.load(str(symbol))
+    run_mxnet_setups(mx)  # the MXNet side of plugins' Custom ops, before MXNet reads the graph
+    try:
+        sym = mx.sym.load(str(symbol))
+    except mx.base.MXNetError as error:
+        raise _mxnet_refuses(symbol, error) from None
     saved = mx.nd.load(str(params))
     if isinstance(saved, list):  # mx.nd.load gives a list for a file with no arrays
         saved = {}
@@ -59,6 +65,18 @@ def mxnet_executor(
             os.environ["MXNET_SUBGRAPH_BACKEND"] = previous
 
 
+def _mxnet_refuses(symbol: PathLike, error: Exception) -> ConversionError:
+    """MXNet's own error, its last line (the cause): a Custom op MXNet does not know is the
+    common one, and a plugin's @mxnet_setup is what registers it."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    # "MXNetError: Check failed: <condition>: <what>": the last part says it
+    cause = shortened(lines[-1].rsplit(": ", 1)[-1] if lines else type(error).__name__, 200)
+    hint = ""
+    if "custom operator" in cause.lower():
+        hint = ": load the plugin that registers the MXNet side of that Custom op (--plugin; its @mxnet_setup)"
+    return ConversionError(f"MXNet cannot read {symbol}: {cause}{hint}")
+
+
 def mxnet_internal_outputs(
     symbol: PathLike, params: PathLike, inputs: Mapping[str, np.ndarray]
 ) -> Dict[str, np.ndarray]:
@@ -69,9 +87,14 @@ def mxnet_internal_outputs(
     return {key: out.asnumpy() for key, out in zip(output_keys(sym.list_outputs()), outputs)}
 
 
+def layer_types(prototxt: PathLike) -> FrozenSet[str]:
+    return frozenset(layer.type for layer in read_prototxt(prototxt).layer)
+
+
 def uses_native_layers(prototxt: PathLike) -> bool:
-    """Whether a prototxt has layer types of our own (caffe_layers/), which runtimes must be given."""
-    return any(layer.type in NATIVE_LAYER_TYPES for layer in read_prototxt(prototxt).layer)
+    """Whether a prototxt has layer types of our own (caffe_layers/) or of a plugin (declared in
+    caffe/user_layers.py), which runtimes must be given."""
+    return bool(layer_types(prototxt) & (NATIVE_LAYER_TYPES | user_layer_types()))
 
 
 def _with_copies_of_other_tops(prototxt: PathLike, names: Sequence[str]) -> bytes:
@@ -122,6 +145,25 @@ def opencv_blobs(
     return {name: np.asarray(out) for name, out in zip(names, net.forward(list(names)))}
 
 
+def caffe_net(prototxt: PathLike, caffemodel: PathLike) -> Any:
+    """A pycaffe Net (CPU mode, TEST phase) of the model, with the layer library loaded first when
+    the prototxt uses our or a plugin's layer types."""
+    caffe = import_caffe()
+    if uses_native_layers(prototxt):
+        from ..caffe_layers import load  # only models with native layers need it
+
+        load()
+    # Caffe aborts the process on an unknown type: say which, and what brings them
+    unknown = layer_types(prototxt) - set(caffe.layer_type_list())
+    if unknown:
+        raise ConversionError(
+            f"{prototxt} uses layer types that Caffe lacks: {', '.join(sorted(unknown))}; a plugin's layer types "
+            "load with the plugin that declares them (register_layer), so give it as for converting (--plugin)"
+        )
+    caffe.set_mode_cpu()
+    return caffe.Net(str(prototxt), str(caffemodel), caffe.TEST)
+
+
 def caffe_blobs(
     prototxt: PathLike,
     caffemodel: PathLike,
@@ -131,13 +173,7 @@ def caffe_blobs(
 ) -> Dict[str, np.ndarray]:
     """Named blobs after a forward pass in real Caffe (pycaffe), CPU mode, TEST phase.
     `fuse` is there for a uniform signature: Caffe never fuses layers."""
-    caffe = import_caffe()
-    if uses_native_layers(prototxt):
-        from ..caffe_layers import load  # only models with native layers need it
-
-        load()
-    caffe.set_mode_cpu()
-    net = caffe.Net(str(prototxt), str(caffemodel), caffe.TEST)
+    net = caffe_net(prototxt, caffemodel)
     for name, value in inputs.items():
         net.blobs[name].data[...] = value
     net.forward()

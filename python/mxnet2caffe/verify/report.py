@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..caffe.annotations import Annotations, read_annotations
 from ..caffe.reader import input_shapes, read_prototxt
+from ..caffe.writer import recover_install
 from ..errors import ConversionError
+from ..plugins import PluginSpec, load_plugins
 from .backends import backend_blobs, mxnet_internal_outputs
 from .compare import Comparison, compare
 from .inputs import image_input, random_inputs
@@ -111,13 +114,17 @@ def verify(
     image: Optional[PathLike] = None,
     inputs: Optional[Mapping[str, np.ndarray]] = None,
     seed: int = 0,
+    plugins: Sequence[PluginSpec] = (),
 ) -> VerifyReport:
     """Runs MXNet with every internal output and the Caffe model with every blob on the
     same input, and compares each MXNet op output with its Caffe blob.
 
     The Caffe model's input is `inputs` if given (by Caffe input name), else `image` (for a single
     image input), else a tensor of seeded random values, shaped as the prototxt's Input layers.
-    MXNet gets the same, normalized first if the model was converted to take raw pixels."""
+    MXNet gets the same, normalized first if the model was converted to take raw pixels.
+    `plugins` as in convert(): they declare the layer types of their own the model may use."""
+    load_plugins(plugins)
+    recover_install(Path(caffemodel))  # an install a crash left half done is completed first
     fetch = backend_blobs(backend)
     net = read_prototxt(prototxt)
     if inputs is not None:
