@@ -1,10 +1,13 @@
-"""Builds the native Caffe layers (caffe_layers/ of the repository) as a plugin library for one
-Caffe, with CMake, and caches the result.
+"""Builds the native Caffe layers (caffe_layers/ of the repository), with the users' layers of any
+extra folders, as a plugin library for one Caffe, with CMake, and caches the result; and the
+kernels of such a folder alone (no Caffe), for the OpenCV custom layers to call.
 
 The sources ship inside the package (mxnet2caffe/native_src/, installed there by the top-level
 CMakeLists.txt); run from a source checkout, they are read from the checkout. The library goes to
     <cache>/mxnet2caffe/layers-<Caffe home name>-<hash>/libmxnet2caffe_layers.so
-where the hash covers the sources and the libcaffe.so it links, so an unchanged build is reused.
+where the hash covers the sources (extra folders' too) and the libcaffe.so it links, so an unchanged
+build is reused; a folder's kernels-only library goes to
+    <cache>/mxnet2caffe/kernels-<folder name>-<hash>/libmxnet2caffe_user_kernels.so
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 from ..errors import CaffeHomeError, NativeLayerError, PluginBuildError
 from ..runtimes.caffe_home import ENV_VAR, build_command, default_home, find_caffe_home
 
 LIBRARY_NAME = "libmxnet2caffe_layers.so"
+KERNELS_LIBRARY_NAME = "libmxnet2caffe_user_kernels.so"
 # what a Caffe home needs for building layers against it (caffe_layers/CMakeLists.txt checks the same)
 HOME_FILES = ("include/caffe/layer.hpp", "include/caffe/proto/caffe.pb.h", "lib/libcaffe.so")
 # the files of the build, in caffe_layers/ and cpp/ (a checkout may hold build trees there too)
 _SOURCE_PATTERNS = ("*.hpp", "*.cpp", "CMakeLists.txt")
+# the files of an extra folder of user layers (caffe_layers/CMakeLists.txt, EXTRA_LAYER_DIRS)
+_EXTRA_PATTERNS = ("*.hpp", "*.h", "*.cpp")
 _OUTPUT_TAIL_LINES = 30
 _FIRST_ERROR_LINES = 10
 
@@ -83,10 +89,36 @@ def _source_files(sources: Path) -> List[Path]:
     )
 
 
-def _fingerprint(sources: Path, home: Path, cpu_only: bool) -> str:
+def extra_layer_dir(folder: PathArg) -> Path:
+    """A folder of user layers, checked to be one: a directory with a Caffe layer (*_layer.cpp)."""
+    path = Path(folder).expanduser().resolve()
+    if not path.is_dir():
+        raise PluginBuildError(f"{folder}: no such folder of layer sources")
+    if ";" in str(path):  # CMake's list separator (EXTRA_LAYER_DIRS)
+        raise PluginBuildError(f"{folder}: CMake cannot take a folder whose path has a ';': move or link it")
+    if not any(path.glob("*_layer.cpp")):
+        raise PluginBuildError(
+            f"{folder} has no *_layer.cpp: a folder of user layers holds Caffe layers (NAME_layer.hpp/.cpp) "
+            "and their plain C++ kernels (other *.cpp); `mxnet2caffe new-layer NAME` writes one"
+        )
+    return path
+
+
+def _extra_files(folder: Path) -> List[Path]:
+    return sorted(path for pattern in _EXTRA_PATTERNS for path in folder.glob(pattern) if path.is_file())
+
+
+def _digest_files(digest: hashlib._Hash, root: Path, files: Iterable[Path]) -> None:
+    for path in files:
+        digest.update(f"{path.relative_to(root)}\0".encode() + path.read_bytes() + b"\0")
+
+
+def _fingerprint(sources: Path, home: Path, cpu_only: bool, extra: Sequence[Path]) -> str:
     digest = hashlib.sha256()
-    for path in _source_files(sources):
-        digest.update(f"{path.relative_to(sources)}\0".encode() + path.read_bytes() + b"\0")
+    _digest_files(digest, sources, _source_files(sources))
+    for folder in extra:  # the path too: CMake compiles the files where they are
+        digest.update(f"extra {folder}\0".encode())
+        _digest_files(digest, folder, _extra_files(folder))
     library = (home / "lib" / "libcaffe.so").stat()  # a rebuilt Caffe may change its ABI
     digest.update(f"{home}\0{library.st_size}\0{library.st_mtime_ns}\0cpu_only={cpu_only}".encode())
     return digest.hexdigest()[:16]
@@ -140,46 +172,85 @@ def _cmake() -> str:
     return cmake
 
 
-def _compile(sources: Path, home: Path, cpu_only: bool, work: Path) -> Path:
+def _cmake_build(source_dir: Path, definitions: Sequence[str], work: Path, what: str) -> Path:
+    """Configures and builds the CMake project in `source_dir`; returns the build directory."""
     cmake = _cmake()
     build = work / "build"
-    _run(
-        [cmake, "-S", str(sources / "caffe_layers"), "-B", str(build), f"-DCAFFE_HOME={home}",
-         f"-DCPU_ONLY={'ON' if cpu_only else 'OFF'}", "-DCMAKE_BUILD_TYPE=Release"],
-        f"configuring the Caffe layers against {home}",
-    )
-    _run([cmake, "--build", str(build), "-j", str(os.cpu_count() or 1)], f"compiling the Caffe layers against {home}")
-    return build / LIBRARY_NAME
+    _run([cmake, "-S", str(source_dir), "-B", str(build), *definitions, "-DCMAKE_BUILD_TYPE=Release"],
+         f"configuring {what}")
+    _run([cmake, "--build", str(build), "-j", str(os.cpu_count() or 1)], f"compiling {what}")
+    return build
 
 
-def build_plugin(caffe_home: Optional[PathArg] = None, force: bool = False) -> Path:
+def _layers_described(home: Path, extra: Sequence[Path]) -> str:
+    with_extra = f" with {', '.join(map(str, extra))}" if extra else ""
+    return f"the Caffe layers{with_extra} against {home}"
+
+
+def build_plugin(
+    caffe_home: Optional[PathArg] = None, force: bool = False, extra: Sequence[PathArg] = ()
+) -> Path:
     """libmxnet2caffe_layers.so built against `caffe_home` (default: the Caffe that verification
-    uses), from the cache when the sources and that Caffe are unchanged; `force` rebuilds."""
+    uses), from the cache when the sources and that Caffe are unchanged; `force` rebuilds.
+    `extra` are folders of user layers (caffe_layers/CMakeLists.txt says what they hold, and
+    `mxnet2caffe new-layer` writes one), built into the same library."""
     home = resolve_caffe_home(caffe_home)
+    folders = [extra_layer_dir(folder) for folder in extra]
     sources = native_sources()
     cpu_only = caffe_is_cpu_only(home)
-    root = cache_root()
-    target = root / f"layers-{home.name}-{_fingerprint(sources, home, cpu_only)}"
-    library = target / LIBRARY_NAME
+    definitions = [f"-DCAFFE_HOME={home}", f"-DCPU_ONLY={'ON' if cpu_only else 'OFF'}",
+                   f"-DEXTRA_LAYER_DIRS={';'.join(map(str, folders))}"]
+    what = _layers_described(home, folders)
+    return _cached_build(
+        cache_root() / f"layers-{home.name}-{_fingerprint(sources, home, cpu_only, folders)}",
+        LIBRARY_NAME,
+        lambda work: _cmake_build(sources / "caffe_layers", definitions, work, what) / LIBRARY_NAME,
+        force,
+    )
+
+
+def build_kernels(folder: PathArg, force: bool = False) -> Path:
+    """libmxnet2caffe_user_kernels.so: the plain C++ kernels of a folder of user layers (every
+    *.cpp but the *_layer.cpp), built without Caffe (caffe_layers/user_kernels/), cached like
+    build_plugin. The folder's OpenCV custom layers load it with ctypes."""
+    path = extra_layer_dir(folder)
+    project = native_sources() / "caffe_layers" / "user_kernels"
+    digest = hashlib.sha256()
+    _digest_files(digest, project, [project / "CMakeLists.txt"])
+    digest.update(f"{path}\0".encode())
+    _digest_files(digest, path, _extra_files(path))
+    what = f"the kernels of {path}"
+    return _cached_build(
+        cache_root() / f"kernels-{path.name}-{digest.hexdigest()[:16]}",
+        KERNELS_LIBRARY_NAME,
+        lambda work: _cmake_build(project, [f"-DKERNEL_DIR={path}"], work, what) / KERNELS_LIBRARY_NAME,
+        force,
+    )
+
+
+def _cached_build(target: Path, name: str, compile_into: Callable[[Path], Path], force: bool) -> Path:
+    """target/name, built by `compile_into(work dir)` unless cached; one build at a time."""
+    library = target / name
     if library.is_file() and not force:
         return library
+    root = target.parent
     try:
         root.mkdir(parents=True, exist_ok=True)
         with _locked(root / ".build-layers.lock"):
             if library.is_file() and not force:
                 return library
             with tempfile.TemporaryDirectory(prefix=".layers-build-", dir=root) as temp:
-                _build_into(target, sources, home, cpu_only, Path(temp))
+                _build_into(target, name, compile_into, Path(temp))
     except OSError as exc:
         raise PluginBuildError(f"cannot write the Caffe layers to {root}: {exc}") from None
     return library
 
 
-def _build_into(target: Path, sources: Path, home: Path, cpu_only: bool, work: Path) -> None:
+def _build_into(target: Path, name: str, compile_into: Callable[[Path], Path], work: Path) -> None:
     """Builds in `work`, then swaps the finished directory in, so `target` is never half-built."""
     staged = work / "staged"
     staged.mkdir()
-    shutil.copy2(_compile(sources, home, cpu_only, work), staged / LIBRARY_NAME)
+    shutil.copy2(compile_into(work), staged / name)
     if target.exists():  # forced: the old tree goes away with `work`
         target.rename(work / "old")
     staged.rename(target)

@@ -1,6 +1,7 @@
 """The native layer types for OpenCV DNN: Python custom layers (cv2.dnn_registerLayer) that run
 the package's C++ kernels, so that readNetFromCaffe accepts prototxts using them. Each kernel
-family of the table (caffe/native_layers.py) has one layer class here."""
+family of the table (caffe/native_layers.py) has one layer class here. The users' layer types
+(caffe/user_layers.py) bring their own classes, registered with ours."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import numpy as np
 
 from .. import _native
 from ..caffe.native_layers import NATIVE_LAYERS, NativeLayer
+from ..caffe.user_layers import user_layers
 from ..runtimes.imports import require
 
-_registered = False
+_registered: Dict[str, type] = {}  # layer type -> its class registered with cv2.dnn
 _log = logging.getLogger(__name__)
 
 
@@ -92,11 +94,15 @@ OPENCV_LAYERS = {layer.type: _opencv_layer(layer) for layer in NATIVE_LAYERS}
 
 
 def register_opencv_layers() -> None:
-    """Registers every native layer type with cv2.dnn; later calls do nothing."""
-    global _registered
-    if _registered:
+    """Registers every native layer type with cv2.dnn, and every user layer type declared with an
+    OpenCV class (UserLayer.opencv); later calls register only what was declared since."""
+    wanted = dict(OPENCV_LAYERS)
+    wanted.update({layer.type: layer.opencv for layer in user_layers() if layer.opencv is not None})
+    # register_layer keeps one declaration per type, so a registered type needs nothing more
+    new = {name: layer_class for name, layer_class in wanted.items() if name not in _registered}
+    if not new:
         return
     cv2 = require("cv2")
-    for name, layer_class in OPENCV_LAYERS.items():
+    for name, layer_class in new.items():
         cv2.dnn_registerLayer(name, layer_class)
-    _registered = True
+        _registered[name] = layer_class
