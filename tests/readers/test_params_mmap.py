@@ -149,3 +149,25 @@ def test_a_pipe_is_read_as_a_stream(tmp_path, rng):
     finally:
         writer.join()
     assert got.tobytes() == values.tobytes() and not got.flags.writeable
+
+
+def resident_kib():
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+
+
+def test_pages_are_loaded_and_dropped_in_one_call_each(tmp_path, rng):
+    """load_pages maps a range into the process without touching it (the writer calls it before
+    writing an array from the map), drop_pages unmaps it again; the bytes read are the file's."""
+    weights = rng.standard_normal((16, 1 << 20)).astype(np.float32)  # 64 MiB
+    path = save_nd(tmp_path / "big.params", {"arg:w": weights})
+    path.read_bytes()  # in the page cache, as after MXNet wrote it
+    array = read_params(path)["w"]
+    mapped, offset = params_module.file_offset(array)
+    before = resident_kib()
+    mapped.load_pages(offset, offset + array.nbytes)
+    loaded = resident_kib()
+    mapped.drop_pages(offset, offset + array.nbytes)
+    dropped = resident_kib()
+    assert loaded - before > 60 * 1024 and dropped - before < 4 * 1024, (before, loaded, dropped)
+    assert np.array_equal(array, weights)  # read again through the map, from the page cache

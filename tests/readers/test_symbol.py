@@ -429,3 +429,19 @@ def test_directory(tmp_path):
 def test_parse_symbol_names_its_source():
     with pytest.raises(InputFileError, match=r"^from-memory: the symbol has no heads"):
         parse_symbol(minimal(heads=[]), "from-memory")
+
+
+def test_brackets_in_strings_do_not_count_as_nesting(tmp_path, real_document):
+    """The nesting bound counts the brackets of the JSON, never those inside strings, escaped
+    quotes and backslashes included."""
+    document = copy.deepcopy(real_document)
+    document["nodes"][0]["attrs"] = {"__note__": '\\" ' + "[{" * 300 + ' \\\\"'}
+    document["nodes"][1]["name"] = "]" * 300 + '"'
+    path = write_json(document, tmp_path / "strings-symbol.json")
+    graph = read_symbol(path)
+    assert graph.nodes[1].name == "]" * 300 + '"'
+    # the same file with 101 levels of real nesting more is refused, counted right
+    deep = json.dumps(document).replace('"heads"', '"deeper": ' + "[" * 101 + "]" * 101 + ', "heads"', 1)
+    (tmp_path / "deep-symbol.json").write_text(deep)
+    with pytest.raises(InputFileError, match="nested 102 levels deep"):
+        read_symbol(tmp_path / "deep-symbol.json")

@@ -1,10 +1,10 @@
 """Net -> .prototxt text and .caffemodel bytes, and writing both atomically.
 
 The .caffemodel is streamed: protobuf lengths follow from the blob shapes, so each layer's
-headers are computed up front and the float32 arrays are written from their own memory, or,
-when they are views of the memory-mapped .params file, copied from that file by the kernel
-(os.copy_file_range). The bytes are exactly protobuf's serialization of the whole
-NetParameter (fields in field-number order; a blob's data field before its shape field).
+headers are computed up front and the float32 arrays are written from their own memory (for
+weights, views of the memory-mapped .params file: no copy in this process). The bytes are
+exactly protobuf's serialization of the whole NetParameter (fields in field-number order; a
+blob's data field before its shape field).
 
 The two files are installed together or not at all, even across a crash or power loss
 (write_files_atomically: temporaries flushed to disk, a journal, renames, recovery by the
@@ -14,7 +14,6 @@ next run or verify).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import functools
 import io
@@ -29,14 +28,14 @@ import threading
 from collections import abc
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from ..errors import OutputFileError
-from ..mxnet.params import MappedFile, file_offset
+from ..mxnet.params import file_offset
 from .annotations import header_lines
 from .net import Layer, Net
 from .schema import BlobProto, BlobShape, LayerParameter, NetParameter
@@ -54,7 +53,7 @@ _LITTLE_ENDIAN_FLOAT32 = np.dtype("<f4")
 # a piece of the caffemodel: bytes, or float data (a flat C-order little-endian float32 array)
 Chunk = Union[bytes, np.ndarray]
 # what write_files_atomically writes: the bytes, or a function writing them to a stream
-Contents = Union[bytes, Callable[[BinaryIO], None]]
+Contents = Union[bytes, Callable[[BinaryIO], object]]
 
 
 def _scalar(message: Message, key: str, value: Any) -> Any:
@@ -140,13 +139,31 @@ def _size(chunk: Chunk) -> int:
 
 
 def _fields_around_blobs(message: Message) -> Tuple[bytes, bytes]:
-    """The message's fields numbered below the blobs field and those above it, serialized."""
-    before, after = LayerParameter(), LayerParameter()
-    before.CopyFrom(message)
-    after.CopyFrom(message)
-    for field, _ in message.ListFields():
-        (after if field.number < _LAYER_BLOBS_FIELD else before).ClearField(field.name)
-    return before.SerializeToString(), after.SerializeToString()
+    """The message's fields numbered below the blobs field and those above it, serialized.
+    Protobuf writes fields in number order, so the split is where the first field numbered
+    above the blobs field begins; the fields below it (name, type, bottom, top) are all
+    length-delimited."""
+    serialized = message.SerializeToString()
+    offset = 0
+    while offset < len(serialized):
+        tag, start = _read_varint(serialized, offset)
+        if tag >> 3 > _LAYER_BLOBS_FIELD:
+            break
+        length, start = _read_varint(serialized, start)
+        offset = start + length
+    return serialized[:offset], serialized[offset:]
+
+
+def _read_varint(data: bytes, offset: int) -> Tuple[int, int]:
+    """The varint at `offset` and the offset after it."""
+    value = shift = 0
+    while True:
+        byte = data[offset]
+        value |= (byte & 0x7F) << shift
+        offset += 1
+        if byte < 0x80:
+            return value, offset
+        shift += 7
 
 
 def _layer_chunks(layer: Layer) -> List[Chunk]:
@@ -158,91 +175,40 @@ def _layer_chunks(layer: Layer) -> List[Chunk]:
 
 
 def write_caffemodel(net: Net, stream: BinaryIO) -> None:
-    """Writes the NetParameter with every layer and its blobs to `stream`, layer by layer.
-    Into a regular file, large float32 arrays that view a memory-mapped .params file are
-    copied from that file by the kernel (os.copy_file_range: the bytes never pass through
-    this process); anything else, and everything when that is not possible (another
-    filesystem, an old kernel, the .params file replaced since it was read), is written
-    from memory. The bytes are the same either way."""
+    """Writes the NetParameter with every layer and its blobs to `stream`, layer by layer, each
+    array from its own memory: for float32 weights, a view of the memory-mapped .params file.
+    A large mapped array's pages are mapped in one go before it is written and unmapped after
+    (the file's page cache keeps them), so that the process stays small; into a regular file,
+    a large array's disk write is started at once, so that the final fsync has little left."""
     stream.write(NetParameter(name=net.name).SerializeToString())
-    with _RangeCopier.for_stream(stream) as copier:
-        for layer in _input_layers(net) + net.layers:
-            for chunk in _layer_chunks(layer):
-                if not isinstance(chunk, np.ndarray):
-                    stream.write(chunk)
-                elif copier is None or not copier.copy(chunk):
-                    stream.write(chunk.data.cast("B"))
+    handle = _regular_file(stream)
+    for layer in _input_layers(net) + net.layers:
+        for chunk in _layer_chunks(layer):
+            if not isinstance(chunk, np.ndarray):
+                stream.write(chunk)
+                continue
+            large = chunk.nbytes >= _LARGE_ARRAY_BYTES
+            mapped = file_offset(chunk) if large else None
+            if mapped is not None:
+                mapped[0].load_pages(mapped[1], mapped[1] + chunk.nbytes)
+            stream.write(chunk.data.cast("B"))
+            if mapped is not None:
+                mapped[0].drop_pages(mapped[1], mapped[1] + chunk.nbytes)
+            if large and handle is not None:
+                _start_writeback(handle, stream.tell() - chunk.nbytes, chunk.nbytes)
 
 
-# smaller arrays are written from memory: a copy costs a flush and a system call
-_COPY_MIN_BYTES = 1 << 16
-# copy_file_range errors that mean "not here" (filesystem, kernel, file kind): write instead
-_COPY_UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF, errno.ETXTBSY}
+# smaller arrays are left alone: a system call each would cost more than it saves
+_LARGE_ARRAY_BYTES = 1 << 16
 
 
-class _RangeCopier:
-    """Copies arrays viewing mapped .params files into a regular file, from the files."""
-
-    def __init__(self, stream: BinaryIO, target: int) -> None:
-        self.stream = stream
-        self.target = target
-        self.sources: Dict[str, Optional[int]] = {}  # path -> descriptor, None if unusable
-        self.copied = False
-
-    @classmethod
-    @contextlib.contextmanager
-    def for_stream(cls, stream: BinaryIO) -> Iterator[Optional[_RangeCopier]]:
-        """A copier into `stream`, or None if it is no regular file (or the platform has
-        no copy_file_range); closes the files it opened."""
-        try:
-            target = stream.fileno()
-            regular = stat.S_ISREG(os.fstat(target).st_mode)
-        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-            regular = False
-        if not regular or not hasattr(os, "copy_file_range"):
-            yield None
-            return
-        copier = cls(stream, target)
-        try:
-            yield copier
-        finally:
-            for source in copier.sources.values():
-                if source is not None:
-                    os.close(source)
-            if copier.copied:  # the stream's idea of its position was left behind
-                stream.flush()
-                stream.seek(os.lseek(target, 0, os.SEEK_CUR))
-
-    def copy(self, values: np.ndarray) -> bool:
-        """Copies the array's bytes into the stream if it views a mapped file; whether it did."""
-        found = file_offset(values) if values.nbytes >= _COPY_MIN_BYTES else None
-        source = None if found is None else self._source(found[0])
-        if found is None or source is None:
-            return False
-        self.stream.flush()
-        self.copied = True
-        position = os.lseek(self.target, 0, os.SEEK_CUR)
-        offset, done = found[1], 0
-        while done < values.nbytes:
-            try:
-                count = os.copy_file_range(source, self.target, values.nbytes - done, offset + done)
-            except OSError as error:
-                if error.errno not in _COPY_UNSUPPORTED:
-                    raise
-                os.close(source)
-                self.sources[found[0].path] = None  # this file's arrays are written from memory from now on
-                count = 0
-            if count == 0:  # not possible here, or the file shrank: the rest from memory
-                self.stream.write(values.data.cast("B")[done:])
-                break
-            done += count
-        _start_writeback(self.target, position, done)
-        return True
-
-    def _source(self, mapped: MappedFile) -> Optional[int]:
-        if mapped.path not in self.sources:
-            self.sources[mapped.path] = _open_same_file(mapped)
-        return self.sources[mapped.path]
+def _regular_file(stream: BinaryIO) -> Optional[int]:
+    """The stream's descriptor if it writes to a regular file, else None."""
+    try:
+        handle = stream.fileno()
+        return handle if stat.S_ISREG(os.fstat(handle).st_mode) else None
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 _SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writing the range back, do not wait
@@ -273,19 +239,6 @@ def _start_writeback(handle: int, offset: int, count: int) -> None:
         function(handle, offset, count, _SYNC_FILE_RANGE_WRITE)
 
 
-def _open_same_file(mapped: MappedFile) -> Optional[int]:
-    """A descriptor of the file the map was made from, None if the path now holds another."""
-    try:
-        handle = os.open(mapped.path, os.O_RDONLY)
-    except OSError:
-        return None
-    status = os.fstat(handle)
-    if (status.st_dev, status.st_ino, status.st_size) != mapped.identity:
-        os.close(handle)
-        return None
-    return handle
-
-
 def caffemodel_bytes(net: Net) -> bytes:
     """The .caffemodel in memory: what write_caffemodel writes."""
     stream = io.BytesIO()
@@ -314,20 +267,15 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
     temporaries: List[Tuple[str, Path]] = []
     cleanups: List[str] = []  # every temporary made (outputs' and the journal's)
     try:
+        jobs: List[Tuple[int, Path, Contents]] = []
         for path, data in contents:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _signals_deferred():  # a temporary exists only once it is listed for cleanup
                 handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
                 temporaries.append((temporary, path))
                 cleanups.append(temporary)
-            with os.fdopen(handle, "wb") as stream:
-                os.fchmod(stream.fileno(), _output_mode(path))
-                if callable(data):
-                    data(stream)
-                else:
-                    stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
+            jobs.append((handle, path, data))
+        _write_all(jobs)
         with _signals_deferred():  # the journal and the renames are not torn by an interrupt
             _install_journaled(temporaries, cleanups)
     finally:
@@ -335,6 +283,44 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
             for temporary in cleanups:
                 if os.path.exists(temporary):
                     os.unlink(temporary)
+
+
+def _write_all(jobs: List[Tuple[int, Path, Contents]]) -> None:
+    """Writes each (descriptor, output, contents), flushed to disk and closed. The files after
+    the first are written by threads of their own, so that the kernel copies and disk writes of
+    one overlap the Python work of another (a caffemodel's weights, the prototxt's text).
+
+    Each writer owns its descriptor. If the calling thread stops early (an error, an interrupt),
+    the others finish writing their temporaries, which the caller has removed by then: no
+    output and no temporary is left, and no descriptor is closed under a writer."""
+    failures: List[BaseException] = []
+
+    def write_in_thread(job: Tuple[int, Path, Contents]) -> None:
+        try:
+            _write_one(*job)
+        except BaseException as error:  # re-raised by the calling thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=write_in_thread, args=(job,), daemon=True) for job in jobs[1:]]
+    for thread in threads:
+        thread.start()
+    if jobs:
+        _write_one(*jobs[0])
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _write_one(handle: int, path: Path, data: Contents) -> None:
+    with os.fdopen(handle, "wb") as stream:
+        os.fchmod(stream.fileno(), _output_mode(path))
+        if callable(data):
+            data(stream)
+        else:
+            stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 def journal_path(last_output: Path) -> Path:
@@ -505,7 +491,7 @@ def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
     prototxt = prefix.with_name(prefix.name + ".prototxt")
     caffemodel = prefix.with_name(prefix.name + ".caffemodel")
     contents: List[Tuple[Path, Contents]] = [
-        (prototxt, prototxt_text(net).encode("utf-8")),
+        (prototxt, lambda stream: stream.write(prototxt_text(net).encode("utf-8"))),
         (caffemodel, lambda stream: write_caffemodel(net, stream)),
     ]
     try:

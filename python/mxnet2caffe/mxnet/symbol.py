@@ -6,12 +6,13 @@ heads as [id, index] or [id, index, version]; with or without `node_row_ptr`.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
 import re
 from typing import Any, Dict, List
+
+import numpy as np
 
 from ..attrs import Attrs
 from ..errors import InputFileError
@@ -27,9 +28,9 @@ _LEGACY_HIDDEN = {
 # Python's recursion, and the one on numbers keeps huge literals from costing time
 _MAX_DEPTH = 100
 _MAX_NUMBER_CHARACTERS = 100
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # runs of plain characters, then escapes
 _NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
-_OPENING = frozenset(b"[{")
+_LEGACY_SUFFIXES = tuple("_" + legacy for legacy in _LEGACY_HIDDEN)
 
 
 class _BadNumber(ValueError):
@@ -59,9 +60,11 @@ def read_symbol(path: str | os.PathLike[str]) -> Graph:
 
 def _nesting_depth(raw: bytes) -> int:
     """How deeply arrays and objects nest, brackets inside strings not counted."""
-    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
-    steps = (1 if byte in _OPENING else -1 for byte in brackets)
-    return max(itertools.accumulate(steps), default=0)
+    brackets = np.frombuffer(_JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET), dtype=np.uint8)
+    if not brackets.size:
+        return 0
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
 
 
 def _checked_length(text: str) -> str:
@@ -150,7 +153,7 @@ def _attribute_text(value: Any, node: str, key: str, source: str) -> str:
 def _is_hidden(key: str) -> bool:
     # "weight_lr_mult": a legacy training attribute of the op's input variable
     dunder = key.startswith("__") and key.endswith("__")
-    return dunder or any(key.endswith("_" + legacy) for legacy in _LEGACY_HIDDEN)
+    return dunder or key.endswith(_LEGACY_SUFFIXES)
 
 
 def _parse_ref(ref: Any, limit: int, source: str, where: str) -> TensorRef:
