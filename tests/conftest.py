@@ -14,7 +14,7 @@ from mxnet2caffe.onnx import layers as onnx_layers
 
 # what plugins change, module by module: each test starts from and leaves behind the state before it
 _PLUGIN_STATE = (
-    (registry, ("_REGISTRY", "_ORIGINS", "_OVERRIDDEN")),
+    (registry, ("_REGISTRY", "_ORIGINS", "_OVERRIDDEN", "_REPLACED")),
     (plugins, ("_LOADED", "_mxnet_setups", "_mxnet_setups_done", "_entry_points_loaded")),
     (user_layers, ("_USER_LAYERS",)),
     (onnx_layers, ("EMITTERS",)),

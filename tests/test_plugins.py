@@ -18,7 +18,8 @@ from typing import Dict, Optional
 import mxnet as mx
 import pytest
 
-from mxnet2caffe.converters.registry import BUILTIN, is_supported, op_origin
+from mxnet2caffe.caffe.user_layers import user_layer
+from mxnet2caffe.converters.registry import BUILTIN, is_supported, lookup, op_origin, overridden_ops
 from mxnet2caffe.errors import PluginError
 from mxnet2caffe.plugins import NO_ENTRY_POINTS, load_plugin, loaded_plugins
 from mxnet2caffe.verify.inputs import random_inputs
@@ -341,6 +342,37 @@ def test_cli_plugin_that_raises_at_import_is_named(tmp_path):
     assert_no_output(tmp_path)
     result = convert_cli(tmp_path, symbol, params, "--plugin", "m2c_missing_module")
     assert_one_line_error(result, "plugin 'm2c_missing_module' (module) failed to load: ModuleNotFoundError")
+
+
+def test_a_plugin_that_fails_halfway_leaves_nothing_registered(tmp_path):
+    """Converters, an override and a layer type registered before the failure are all undone:
+    the built-in converter is back, and loading the fixed plugin later works."""
+    source = """
+        from mxnet2caffe.extend import UserLayer, converter, register_layer
+
+        @converter("log1p")
+        def convert_log1p(ctx):
+            return ctx.alias(ctx.input(0))
+
+        @converter("relu", override=True)
+        def convert_relu(ctx):
+            return ctx.alias(ctx.input(0))
+
+        register_layer(UserLayer(type="HalfwayLayer"))
+        {failure}
+        """
+    builtin_relu = lookup("relu")
+    plugin = write_plugin(tmp_path, "halfway", source.format(failure="raise ImportError('a missing dependency')"))
+    with pytest.raises(PluginError, match="failed to load: ImportError: a missing dependency"):
+        load_plugin(plugin)
+    assert not is_supported("log1p") and user_layer("HalfwayLayer") is None
+    assert lookup("relu") is builtin_relu and op_origin("relu") == BUILTIN and "relu" not in overridden_ops()
+    assert str(plugin.resolve()) not in loaded_plugins()
+
+    fixed = write_plugin(tmp_path, "halfway_fixed", source.format(failure=""))
+    load_plugin(fixed)
+    assert op_origin("log1p") == op_origin("relu") == str(fixed.resolve())
+    assert user_layer("HalfwayLayer").plugin == str(fixed.resolve())
 
 
 def test_cli_clash_with_a_builtin_op_is_an_error(tmp_path):

@@ -30,6 +30,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
+from .caffe.user_layers import forget_plugin_layers
+from .converters.registry import forget_plugin
 from .errors import ConversionError, PluginError
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,11 @@ def _load(name: str, where: str, load: Callable[[], object]) -> None:
     hint = f" (set {NO_ENTRY_POINTS}=1 to skip installed plugins)" if where.startswith("entry point") else ""
     _loading.append(name)
     try:
-        load()
+        try:
+            load()
+        except BaseException:  # what it registered before failing must not stay half there
+            _forget(name)
+            raise
     except PluginError as error:  # a clash found while registering: it names the plugin already
         raise PluginError(f"{error}{hint}") from error
     except ConversionError as error:
@@ -148,6 +154,13 @@ def _load(name: str, where: str, load: Callable[[], object]) -> None:
         _loading.pop()
     _LOADED[name] = where
     log.info("loaded plugin '%s' (%s)", name, where)
+
+
+def _forget(name: str) -> None:
+    """Drops the converters, layer types and MXNet setups plugin `name` registered."""
+    forget_plugin(name)
+    forget_plugin_layers(name)
+    _mxnet_setups[:] = [(function, plugin) for function, plugin in _mxnet_setups if plugin != name]
 
 
 def _import_file(path: Path) -> ModuleType:

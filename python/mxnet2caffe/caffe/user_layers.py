@@ -51,6 +51,12 @@ def register_layer(layer: UserLayer) -> UserLayer:
     return layer
 
 
+def forget_plugin_layers(plugin: str) -> None:
+    """Drops the layer types `plugin` declared (it failed to load)."""
+    for type_ in [type_ for type_, layer in _USER_LAYERS.items() if layer.plugin == plugin]:
+        del _USER_LAYERS[type_]
+
+
 def user_layer(type_: str) -> Optional[UserLayer]:
     return _USER_LAYERS.get(type_)
 

@@ -6,7 +6,8 @@ write files and never look at other nodes.
 
 Every op records its origin: BUILTIN for ours, else the name of the plugin that registered it
 (plugins register through mxnet2caffe.extend). A plugin may replace a built-in converter only
-when it says so (override=True); two plugins converting one op is an error naming both.
+when it says so (override=True); two plugins converting one op is an error naming both. A
+plugin that fails to load is forgotten: its converters go, the built-in ones it replaced return.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ BUILTIN = "mxnet2caffe"
 _REGISTRY: Dict[str, Converter] = {}
 _ORIGINS: Dict[str, str] = {}  # op -> BUILTIN or the plugin's name
 _OVERRIDDEN: Dict[str, str] = {}  # built-in op -> the plugin whose converter replaced ours
+_REPLACED: Dict[str, Converter] = {}  # built-in op -> our converter that a plugin's replaced
 
 
 def register_converter(op: str, function: Converter, origin: str = BUILTIN, override: bool = False) -> None:
@@ -42,6 +44,7 @@ def register_converter(op: str, function: Converter, origin: str = BUILTIN, over
                 "already: register it with override=True to replace the built-in converter"
             )
         _OVERRIDDEN[op] = origin
+        _REPLACED[op] = _REGISTRY[op]
         log.info("plugin '%s' replaces mxnet2caffe's converter of op '%s'", origin, op)
     elif previous == origin:
         raise PluginError(
@@ -52,6 +55,16 @@ def register_converter(op: str, function: Converter, origin: str = BUILTIN, over
         raise PluginError(f"op '{op}' has converters from two plugins: '{previous}' and '{origin}'")
     _REGISTRY[op] = function
     _ORIGINS[op] = origin
+
+
+def forget_plugin(plugin: str) -> None:
+    """Drops every converter `plugin` registered, putting back the built-in ones it replaced."""
+    for op in [op for op, origin in _ORIGINS.items() if origin == plugin]:
+        if op in _OVERRIDDEN:
+            del _OVERRIDDEN[op]
+            _REGISTRY[op], _ORIGINS[op] = _REPLACED.pop(op), BUILTIN
+        else:
+            del _REGISTRY[op], _ORIGINS[op]
 
 
 def _name(function: Converter) -> str:
