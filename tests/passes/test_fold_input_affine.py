@@ -163,3 +163,20 @@ def test_layers_that_are_not_per_channel_affine_maps_are_left_alone(not_affine):
     net = net_of(SHAPE, layers)
     fold_input_affine.run(net, ConvertOptions())
     assert net.layers == layers
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [((1e30, 0.0), (1e30, 0.0)), ((np.inf, 0.0), (0.0, 1.0))],
+    ids=["product-overflows-float32", "inf-times-zero"],
+)
+def test_links_whose_composition_is_not_finite_stay_separate(recwarn, first, second):
+    """Composed, the scales would overflow float32 or make inf * 0 = nan where the separate
+    layers do not: the chain stops before that link, and numpy warns of nothing."""
+    layers = [power("first", "data", scale=first[0], shift=first[1]),
+              power("second", "first", scale=second[0], shift=second[1]),
+              conv("conv", "second", random_weight((4, 3, 3, 3), 1), pad=1)]
+    net = net_of(SHAPE, layers)
+    fold_input_affine.run(net, ConvertOptions())
+    assert net.layers == layers and net.notes == []
+    assert not [warning for warning in recwarn if issubclass(warning.category, RuntimeWarning)]

@@ -73,9 +73,11 @@ def _chain_from(net: Net, first: Layer, channels: int) -> Optional[_Chain]:
         if affine is None:
             break
         link_scale, link_shift = affine
-        composed = link_scale * scale, link_scale * shift + link_shift
-        if not all(np.all(np.isfinite(values.astype(np.float32))) for values in composed):
-            break  # one layer would overflow float32 where the separate ones do not
+        with np.errstate(over="ignore", invalid="ignore"):  # what is not finite is refused just below
+            composed = link_scale * scale, link_scale * shift + link_shift
+            finite = all(np.all(np.isfinite(values.astype(np.float32))) for values in composed)
+        if not finite:
+            break  # one layer would overflow float32 (or make inf * 0) where the separate ones do not
         scale, shift = composed
         links.append(layer)
         readers = net.consumers(layer.tops[0])
