@@ -267,15 +267,13 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
     temporaries: List[Tuple[str, Path]] = []
     cleanups: List[str] = []  # every temporary made (outputs' and the journal's)
     try:
-        jobs: List[Tuple[int, Path, Contents]] = []
         for path, data in contents:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _signals_deferred():  # a temporary exists only once it is listed for cleanup
                 handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
                 temporaries.append((temporary, path))
                 cleanups.append(temporary)
-            jobs.append((handle, path, data))
-        _write_all(jobs)
+            _write_one(handle, path, data)
         with _signals_deferred():  # the journal and the renames are not torn by an interrupt
             _install_journaled(temporaries, cleanups)
     finally:
@@ -285,34 +283,8 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
                     os.unlink(temporary)
 
 
-def _write_all(jobs: List[Tuple[int, Path, Contents]]) -> None:
-    """Writes each (descriptor, output, contents), flushed to disk and closed. The files after
-    the first are written by threads of their own, so that the kernel copies and disk writes of
-    one overlap the Python work of another (a caffemodel's weights, the prototxt's text).
-
-    Each writer owns its descriptor. If the calling thread stops early (an error, an interrupt),
-    the others finish writing their temporaries, which the caller has removed by then: no
-    output and no temporary is left, and no descriptor is closed under a writer."""
-    failures: List[BaseException] = []
-
-    def write_in_thread(job: Tuple[int, Path, Contents]) -> None:
-        try:
-            _write_one(*job)
-        except BaseException as error:  # re-raised by the calling thread
-            failures.append(error)
-
-    threads = [threading.Thread(target=write_in_thread, args=(job,), daemon=True) for job in jobs[1:]]
-    for thread in threads:
-        thread.start()
-    if jobs:
-        _write_one(*jobs[0])
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-
-
 def _write_one(handle: int, path: Path, data: Contents) -> None:
+    """Writes the contents to the temporary's descriptor, flushed to disk, and closes it."""
     with os.fdopen(handle, "wb") as stream:
         os.fchmod(stream.fileno(), _output_mode(path))
         if callable(data):
