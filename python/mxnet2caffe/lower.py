@@ -52,9 +52,13 @@ _INPUT_PLACEHOLDER = "\0input{}"
 
 def unsupported_nodes(graph: Graph) -> List[Tuple[str, str]]:
     """(op, node name) for every node the heads need that no converter handles."""
+    return _unsupported(graph.reachable())
+
+
+def _unsupported(nodes: Sequence[Node]) -> List[Tuple[str, str]]:
     return [
         (node.converter_key, node.name)
-        for node in graph.reachable()
+        for node in nodes
         if not node.is_variable and not is_supported(node.converter_key)
     ]
 
@@ -111,7 +115,11 @@ def candidate_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str
 
 def likely_data_inputs(graph: Graph, params: Mapping[str, np.ndarray]) -> List[str]:
     """The candidates not named like a weight or label: what a bare input shape is for."""
-    return [name for name in candidate_inputs(graph, params) if not name.endswith(_NOT_DATA_SUFFIXES)]
+    return _named_like_data(candidate_inputs(graph, params))
+
+
+def _named_like_data(candidates: Sequence[str]) -> List[str]:
+    return [name for name in candidates if not name.endswith(_NOT_DATA_SUFFIXES)]
 
 
 def _checked_shape(graph: Graph, name: str, shape: Sequence[int], limit: int) -> Shape:
@@ -142,7 +150,7 @@ def resolve_input_shapes(
     resolved: Dict[str, Shape] = {}
     for name, shape in shapes.items():
         if name == "":
-            data = likely_data_inputs(graph, params)
+            data = _named_like_data(candidates)
             if len(data) != 1:
                 raise ShapeError(
                     f"{graph.source}: a shape without a name needs exactly one data input, "
@@ -216,7 +224,8 @@ def lower(
     name: str,
 ) -> Net:
     """Converts every node the heads need; raises before converting if any op is unsupported."""
-    missing = unsupported_nodes(graph)
+    nodes = graph.reachable()  # the graph does not change while it is lowered
+    missing = _unsupported(nodes)
     if missing:
         raise _unsupported_ops_error(graph, missing)
     shapes = resolve_input_shapes(graph, params, input_shapes, options.max_blob_elements)
@@ -230,7 +239,7 @@ def lower(
     tensors: Dict[TensorRef, Tensor] = {}
     inputs: Dict[str, Tensor] = {}  # by variable name
     used_params: Set[str] = set()
-    for node in graph.reachable():
+    for node in nodes:
         if node.is_variable:
             if node.name in shapes:
                 # MXNet binds variables by name: two variable nodes of one name are one input
@@ -265,7 +274,7 @@ def lower(
     note = names.note()
     if note:
         net.notes.append(note)
-    _log_unread_attributes(graph.reachable())
+    _log_unread_attributes(nodes)
     _log_unused_params(params, used_params)
     return net
 
@@ -276,9 +285,11 @@ def _check_sizes(context: NodeContext, converted: Converted) -> None:
         context.check_size(tensor.shape)
     for blob, shape in converted.helper_shapes.items():
         context.check_size(shape, f"helper blob '{shortened(blob)}'")
+    limit = context.options.max_blob_elements
     for layer in converted.layers:
         for array in layer.blobs:
-            context.check_size(array.shape, f"weight of layer '{shortened(layer.name)}'")
+            if math.prod(array.shape) > limit:  # the message costs more than the check: made for a refusal only
+                context.check_size(array.shape, f"weight of layer '{shortened(layer.name)}'")
 
 
 def _context(
@@ -368,12 +379,14 @@ def _terminal(net: Net, outputs: List[Tensor], names: _Names) -> List[Tensor]:
 
 def _log_unread_attributes(nodes: Sequence[Node]) -> None:
     """One warning per node with attributes no converter read; a few, then a count."""
-    lines = [
-        f"node '{shortened(node.name)}' (op {shortened(node.op)}): attributes not used by the converter: "
-        f"{shortened_mapping(node.attrs.unread())}"
-        for node in nodes
-        if not node.is_variable and node.attrs.unread()
-    ]
+    lines = []
+    for node in nodes:
+        unread = {} if node.is_variable else node.attrs.unread()
+        if unread:
+            lines.append(
+                f"node '{shortened(node.name)}' (op {shortened(node.op)}): attributes not used by the converter: "
+                f"{shortened_mapping(unread)}"
+            )
     log_summarized(log, lines)
 
 

@@ -23,13 +23,15 @@ def _reads_label(graph: Graph, head: TensorRef) -> bool:
     seen: Set[int] = set()
     stack = [head.node]
     while stack:
-        node = graph.node(stack.pop())
-        if node.id in seen:
+        node_id = stack.pop()
+        if node_id in seen:
             continue
-        seen.add(node.id)
+        seen.add(node_id)
+        node = graph.node(node_id)
         if is_label(node):
             return True
-        stack.extend(ref.node for ref in node.inputs)
+        for ref in node.inputs:  # a plain loop: far cheaper than a generator per node
+            stack.append(ref.node)
     return False
 
 
