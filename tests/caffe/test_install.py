@@ -144,7 +144,8 @@ def test_signal_between_renames_waits_for_the_install(tmp_path, new_pair, name, 
 
 
 def test_installs_into_a_folder_take_turns(tmp_path, new_pair):
-    """While another process holds the folder's lock, a finished conversion waits to install."""
+    """While another process holds the folder's lock (installing, or making its temporaries), a
+    conversion into the folder waits: it makes its own temporaries and installs under that lock."""
     directory = tmp_path / "out"
     with_old_outputs(directory)
     handle = os.open(directory, os.O_RDONLY)
@@ -152,14 +153,10 @@ def test_installs_into_a_folder_take_turns(tmp_path, new_pair):
         fcntl.flock(handle, fcntl.LOCK_EX)
         process = subprocess.Popen([sys.executable, "-c", CHILD, str(directory), "none", "0", str(EXAMPLE)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while len([name for name in os.listdir(directory) if name.startswith(".out.")]) < 2:  # both written
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.005)
-        time.sleep(0.5)
+        time.sleep(3)  # long enough to convert the example several times over
         assert process.poll() is None  # waiting for the lock
+        assert sorted(os.listdir(directory)) == ["out.caffemodel", "out.prototxt"]
         assert pair(directory) == (OLD_PROTOTXT, OLD_CAFFEMODEL)
-        assert not journal_path(directory / "out.caffemodel").exists()
     finally:
         os.close(handle)
     _, stderr = process.communicate(timeout=60)
@@ -212,3 +209,90 @@ def test_signals_during_a_large_conversion(tmp_path, signum):
         outcomes.append("old" if pair(directory)[0] == OLD_PROTOTXT else "new")
     assert outcomes.count("old") >= 3, f"too few runs were interrupted while writing: {outcomes}"
     assert json.dumps(outcomes)  # shown on failure above
+
+
+# --- temporaries of a conversion that was killed (SIGKILL, the out-of-memory killer) -------
+
+KILLED_WHILE_WRITING = """
+import os, signal, sys
+calls, real = 0, os.fsync
+
+def fsync(handle):  # the Nth flush of a temporary: the process is killed on the spot
+    global calls
+    calls += 1
+    if calls == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(handle)
+
+os.fsync = fsync
+from mxnet2caffe.cli import main
+main(["convert", sys.argv[3] + "-symbol.json", sys.argv[3] + "-0000.params",
+      "--input-shape", "1,1,108,108", "-o", os.path.join(sys.argv[1], "out")])
+"""
+
+HOLDS_A_TEMPORARY = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "wb")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("at", [1, 2], ids=["prototxt-written", "both-written"])
+def test_the_next_conversion_removes_what_a_killed_one_left(tmp_path, new_pair, at):
+    directory = tmp_path / "out"
+    with_old_outputs(directory)
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_WRITING, str(directory), str(at), str(EXAMPLE)],
+                            capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    left = sorted(set(os.listdir(directory)) - {"out.prototxt", "out.caffemodel"})
+    assert len(left) == at and all(name.startswith((".out.prototxt.", ".out.caffemodel.")) for name in left)
+    assert pair(directory) == (OLD_PROTOTXT, OLD_CAFFEMODEL)  # killed before any install
+    assert run_child(directory, "none", 0).returncode == 0
+    assert sorted(os.listdir(directory)) == ["out.caffemodel", "out.prototxt"]
+    assert pair(directory) == new_pair
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path, new_pair):
+    directory = tmp_path / "out"
+    with_old_outputs(directory)
+    live = directory / ".out.caffemodel.abcd_123"  # as tempfile names it
+    holder = subprocess.Popen([sys.executable, "-c", HOLDS_A_TEMPORARY, str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        dead = directory / ".out.prototxt.zz9_dead"
+        dead.write_bytes(b"left by a killed conversion")
+        not_a_temporary = directory / ".out.caffemodel.notes"
+        not_a_temporary.write_bytes(b"the user's")
+        assert run_child(directory, "none", 0).returncode == 0
+        assert live.exists() and not dead.exists() and not_a_temporary.exists()
+        assert pair(directory) == new_pair
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_conversion_holds_its_temporaries_locked_while_it_writes(tmp_path, monkeypatch):
+    """What keeps another conversion into the same folder from taking them for dead ones."""
+    from mxnet2caffe.caffe import writer
+
+    seen = {}
+    real = writer.write_caffemodel
+
+    def write_caffemodel(net, stream):
+        for name in os.listdir(tmp_path):
+            handle = os.open(tmp_path / name, os.O_RDONLY)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                seen[name] = "unlocked"
+            except BlockingIOError:
+                seen[name] = "locked"
+            finally:
+                os.close(handle)
+        real(net, stream)
+
+    monkeypatch.setattr(writer, "write_caffemodel", write_caffemodel)
+    mxnet2caffe.convert(f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params", {"data": (1, 1, 108, 108)}, tmp_path / "out")
+    assert len(seen) == 2 and all(name.startswith((".out.prototxt.", ".out.caffemodel.")) for name in seen)
+    assert set(seen.values()) == {"locked"}  # the finished prototxt's and its own

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import stat
 import sys
@@ -260,19 +261,28 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
       these outputs, or `verify` of them, completes the install from the journal: the temporaries
       it names are complete and on disk, so the outputs end up all new, never mixed;
     - installs into one folder take turns (a lock on the folder): two conversions to the same
-      output do not interleave their renames, the last to install wins.
+      output do not interleave their renames, the last to install wins;
+    - each temporary is locked by its writer from the moment it exists: the temporaries of a
+      conversion that was killed (SIGKILL, the out-of-memory killer) hold no lock, and the next
+      conversion to the same output removes them.
 
     A new output gets the mode the umask gives new files, an overwritten one keeps its mode.
     """
     temporaries: List[Tuple[str, Path]] = []
     cleanups: List[str] = []  # every temporary made (outputs' and the journal's)
+    locks: List[int] = []  # one per output temporary: it is a live writer's until closed
     try:
         for path, data in contents:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with _signals_deferred():  # a temporary exists only once it is listed for cleanup
+            _remove_dead_temporaries(path)
+            # a temporary exists only once it is listed for cleanup, and locked for as long as
+            # this process may need it (the folder lock: no one sees it unlocked)
+            with _signals_deferred(), _folder_locked(path.parent):
                 handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
                 temporaries.append((temporary, path))
                 cleanups.append(temporary)
+                locks.append(os.dup(handle))  # the same open file: the lock outlives the writing
+                fcntl.flock(locks[-1], fcntl.LOCK_EX)
             _write_one(handle, path, data)
         with _signals_deferred():  # the journal and the renames are not torn by an interrupt
             _install_journaled(temporaries, cleanups)
@@ -281,6 +291,37 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
             for temporary in cleanups:
                 if os.path.exists(temporary):
                     os.unlink(temporary)
+            for lock in locks:
+                os.close(lock)
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Removes the temporaries of `path` that no process holds: left by a conversion that was
+    killed (SIGKILL, the out-of-memory killer) before it could remove them. A live writer holds
+    a lock on each of its temporaries from the moment it makes it. Run after recover_install,
+    which takes the temporaries a journal names."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{{_MKSTEMP_LETTERS}}}")
+    with _folder_locked(path.parent):
+        for entry in os.scandir(path.parent):
+            if not pattern.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                handle = os.open(entry.path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a live writer's
+                continue
+            else:
+                os.unlink(entry.path)
+                log.info("removed %s, left by a conversion that was killed", entry.path)
+            finally:
+                os.close(handle)
+
+
+# the random letters tempfile.mkstemp puts after the prefix
+_MKSTEMP_LETTERS = 8
 
 
 def _write_one(handle: int, path: Path, data: Contents) -> None:
