@@ -54,7 +54,7 @@ _LITTLE_ENDIAN_FLOAT32 = np.dtype("<f4")
 # a piece of the caffemodel: bytes, or float data (a flat C-order little-endian float32 array)
 Chunk = Union[bytes, np.ndarray]
 # what write_files_atomically writes: the bytes, or a function writing them to a stream
-Contents = Union[bytes, Callable[[BinaryIO], object]]
+Contents = Union[bytes, Callable[[BinaryIO], None]]
 
 
 def _scalar(message: Message, key: str, value: Any) -> Any:
@@ -232,7 +232,7 @@ def _sync_file_range() -> Optional[Callable[[int, int, int, int], int]]:
 
 
 def _start_writeback(handle: int, offset: int, count: int) -> None:
-    """Asks the kernel to start writing copied bytes to disk now, while the rest of the model
+    """Asks the kernel to start writing a range just written to disk now, while the rest of the model
     is produced, so that the final fsync has less left to wait for. Only a hint: the fsync
     still makes the file durable."""
     function = _sync_file_range()
@@ -249,7 +249,8 @@ def caffemodel_bytes(net: Net) -> bytes:
 
 def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
     """Writes every file to a temporary sibling, flushed to disk, then installs them all.
-    A file's contents are bytes or a function that writes them to a stream.
+    A file's contents are bytes or a function that writes them to a stream. An install of the
+    same outputs that a crash left half done is completed first (recover_install).
 
     The install cannot be torn, by an error, an interrupt or a crash:
     - an error or an interrupt (SIGINT, SIGTERM) leaves the outputs as they were (a prototxt
@@ -268,16 +269,18 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
 
     A new output gets the mode the umask gives new files, an overwritten one keeps its mode.
     """
+    if contents:
+        recover_install(contents[-1][0])  # the journal lies beside the last output
     temporaries: List[Tuple[str, Path]] = []
     cleanups: List[str] = []  # every temporary made (outputs' and the journal's)
     locks: List[int] = []  # one per output temporary: it is a live writer's until closed
     try:
         for path, data in contents:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _remove_dead_temporaries(path)
             # a temporary exists only once it is listed for cleanup, and locked for as long as
-            # this process may need it (the folder lock: no one sees it unlocked)
+            # this process may need it (under the folder lock: no one sees it unlocked)
             with _signals_deferred(), _folder_locked(path.parent):
+                _remove_dead_temporaries(path)
                 handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
                 temporaries.append((temporary, path))
                 cleanups.append(temporary)
@@ -298,26 +301,25 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
 def _remove_dead_temporaries(path: Path) -> None:
     """Removes the temporaries of `path` that no process holds: left by a conversion that was
     killed (SIGKILL, the out-of-memory killer) before it could remove them. A live writer holds
-    a lock on each of its temporaries from the moment it makes it. Run after recover_install,
-    which takes the temporaries a journal names."""
+    a lock on each of its temporaries from the moment it makes it. Called under the folder's
+    lock, after recover_install took the temporaries a journal names."""
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{{_MKSTEMP_LETTERS}}}")
-    with _folder_locked(path.parent):
-        for entry in os.scandir(path.parent):
-            if not pattern.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
-                continue
-            try:
-                handle = os.open(entry.path, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # a live writer's
-                continue
-            else:
-                os.unlink(entry.path)
-                log.info("removed %s, left by a conversion that was killed", entry.path)
-            finally:
-                os.close(handle)
+    for entry in os.scandir(path.parent):
+        if not pattern.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            handle = os.open(entry.path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a live writer's
+            continue
+        else:
+            os.unlink(entry.path)
+            log.info("removed %s, left by a conversion that was killed", entry.path)
+        finally:
+            os.close(handle)
 
 
 # the random letters tempfile.mkstemp puts after the prefix
@@ -498,17 +500,16 @@ def _restore(installed: List[Tuple[Path, Optional[str]]]) -> None:
 
 
 def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
-    """Writes PREFIX.prototxt and PREFIX.caffemodel as write_files_atomically does (first
-    completing an install of them that a crash left half done); returns their paths."""
+    """Writes PREFIX.prototxt and PREFIX.caffemodel as write_files_atomically does; returns
+    their paths."""
     prefix = Path(prefix)
     prototxt = prefix.with_name(prefix.name + ".prototxt")
     caffemodel = prefix.with_name(prefix.name + ".caffemodel")
     contents: List[Tuple[Path, Contents]] = [
-        (prototxt, lambda stream: stream.write(prototxt_text(net).encode("utf-8"))),
+        (prototxt, prototxt_text(net).encode("utf-8")),
         (caffemodel, lambda stream: write_caffemodel(net, stream)),
     ]
     try:
-        recover_install(caffemodel)
         write_files_atomically(contents)
     except OSError as exc:
         failed = _requested_path(exc.filename, (prototxt, caffemodel)) or prefix
