@@ -19,8 +19,8 @@ it runs in a net of its own whose inputs are its bottoms, written as the convert
 - check_caffe_backward: Caffe's Backward against central differences of Caffe's Forward, in
   float32 (Caffe's precision), hence a looser tolerance.
 
-Errors are measured as in all of mxnet2caffe: relative max error = max|actual - expected| /
-max|expected| (the absolute error where expected is all zeros).
+Errors are measured as verify measures them: relative max error = max|actual - expected| /
+max|expected|, except that against all zeros the absolute error is taken.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 from .caffe.net import Layer, Net, Tensor
 from .caffe.writer import caffemodel_bytes, prototxt_text
 from .verify.backends import caffe_net, opencv_blobs
+from .verify.compare import compare
 
 Arrays = Sequence[np.ndarray]
 # forward(inputs) -> outputs; backward(inputs, output diffs) -> input diffs
@@ -52,16 +53,10 @@ KERNEL_GRADIENT_TOLERANCE = 1e-6
 
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """max|actual - expected| / max|expected| (the absolute error when expected is all zeros);
-    infinite when the shapes differ."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    if actual.shape != expected.shape:
-        return float("inf")
-    if actual.size == 0:
-        return 0.0
-    error = float(np.max(np.abs(actual - expected)))
-    scale = float(np.max(np.abs(expected)))
-    return error / scale if scale > 0 else error
+    """verify's relative max error (verify.compare), except against all zeros: there the
+    absolute error, as a layer test often expects zeros (a masked or clipped output)."""
+    comparison = compare("", actual, expected)
+    return comparison.relative_error if np.any(expected) else comparison.max_abs_error
 
 
 def assert_close(

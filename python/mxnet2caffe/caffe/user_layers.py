@@ -31,13 +31,16 @@ class UserLayer:
     plugin: str = ""  # the plugin that declared it (set by register_layer's caller)
 
 
+# Caffe's own types and ours: a user type of the same name would be registered twice
+RESERVED_LAYER_TYPES = BVLC_MASTER_LAYER_TYPES | NATIVE_LAYER_TYPES
+
 _USER_LAYERS: Dict[str, UserLayer] = {}
 
 
 def register_layer(layer: UserLayer) -> UserLayer:
     """Declares a layer type a plugin emits. A type of Caffe's own, of mxnet2caffe's native
     layers or of another plugin is an error: one process has one layer registry."""
-    if layer.type in BVLC_MASTER_LAYER_TYPES or layer.type in NATIVE_LAYER_TYPES:
+    if layer.type in RESERVED_LAYER_TYPES:
         raise ConversionError(f"layer type {layer.type!r} is already a Caffe or mxnet2caffe layer type")
     previous = _USER_LAYERS.get(layer.type)
     if previous is not None and previous != layer:

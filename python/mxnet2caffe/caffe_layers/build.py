@@ -113,12 +113,17 @@ def _digest_files(digest: hashlib._Hash, root: Path, files: Iterable[Path]) -> N
         digest.update(f"{path.relative_to(root)}\0".encode() + path.read_bytes() + b"\0")
 
 
+def _digest_folder(digest: hashlib._Hash, folder: Path) -> None:
+    """A folder of user layers: its path too, as CMake compiles the files where they are."""
+    digest.update(f"extra {folder}\0".encode())
+    _digest_files(digest, folder, _extra_files(folder))
+
+
 def _fingerprint(sources: Path, home: Path, cpu_only: bool, extra: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     _digest_files(digest, sources, _source_files(sources))
-    for folder in extra:  # the path too: CMake compiles the files where they are
-        digest.update(f"extra {folder}\0".encode())
-        _digest_files(digest, folder, _extra_files(folder))
+    for folder in extra:
+        _digest_folder(digest, folder)
     library = (home / "lib" / "libcaffe.so").stat()  # a rebuilt Caffe may change its ABI
     digest.update(f"{home}\0{library.st_size}\0{library.st_mtime_ns}\0cpu_only={cpu_only}".encode())
     return digest.hexdigest()[:16]
@@ -195,7 +200,7 @@ def build_plugin(
     `extra` are folders of user layers (caffe_layers/CMakeLists.txt says what they hold, and
     `mxnet2caffe new-layer` writes one), built into the same library."""
     home = resolve_caffe_home(caffe_home)
-    folders = [extra_layer_dir(folder) for folder in extra]
+    folders = sorted({extra_layer_dir(folder) for folder in extra})  # one key for any order or spelling
     sources = native_sources()
     cpu_only = caffe_is_cpu_only(home)
     definitions = [f"-DCAFFE_HOME={home}", f"-DCPU_ONLY={'ON' if cpu_only else 'OFF'}",
@@ -217,8 +222,7 @@ def build_kernels(folder: PathArg, force: bool = False) -> Path:
     project = native_sources() / "caffe_layers" / "user_kernels"
     digest = hashlib.sha256()
     _digest_files(digest, project, [project / "CMakeLists.txt"])
-    digest.update(f"{path}\0".encode())
-    _digest_files(digest, path, _extra_files(path))
+    _digest_folder(digest, path)
     what = f"the kernels of {path}"
     return _cached_build(
         cache_root() / f"kernels-{path.name}-{digest.hexdigest()[:16]}",

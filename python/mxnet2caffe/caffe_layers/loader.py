@@ -111,7 +111,7 @@ def load(caffe_home: Optional[PathArg] = None) -> Optional[Path]:
                     "layer type %s (from %s) is already in the Caffe of %s: that one runs, not the sources in %s",
                     layer.type, layer.plugin or "a plugin", caffe.__file__, layer.sources,
                 )
-        extra = sorted({Path(layer.sources) for layer in missing if layer.sources is not None})
+        extra = [layer.sources for layer in missing if layer.sources is not None]
         library = build_plugin(_home_for(caffe, caffe_home), extra=extra)
         try:
             ctypes.CDLL(str(library), mode=os.RTLD_GLOBAL)
@@ -124,6 +124,9 @@ def load(caffe_home: Optional[PathArg] = None) -> Optional[Path]:
 def load_kernels(folder: PathArg) -> ctypes.CDLL:
     """The kernels-only library of a folder of user layers (build_kernels), loaded once per
     process: what the folder's OpenCV custom layers call through ctypes."""
+    path = Path(folder).expanduser().resolve()
+    if path in _kernels:  # the usual case, on every call of an OpenCV layer: no checks again
+        return _kernels[path]
     path = extra_layer_dir(folder)
     with _lock:
         if path not in _kernels:

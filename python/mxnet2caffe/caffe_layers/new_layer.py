@@ -10,8 +10,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..caffe.native_layers import NATIVE_LAYER_TYPES
-from ..caffe.profiles import BVLC_MASTER_LAYER_TYPES
+from ..caffe.user_layers import RESERVED_LAYER_TYPES
 from ..errors import ConversionError
 from .build import PathArg
 
@@ -43,7 +42,7 @@ def check_layer_name(name: str) -> None:
             f"layer type name {name!r}: use CamelCase letters and digits starting with a capital, up to 64 "
             "characters (like Caffe's own types, e.g. MyScale): it names the C++ class NAMELayer and the files"
         )
-    if name in BVLC_MASTER_LAYER_TYPES or name in NATIVE_LAYER_TYPES:
+    if name in RESERVED_LAYER_TYPES:
         raise ConversionError(f"layer type name {name!r} is taken by a Caffe or mxnet2caffe layer: Caffe aborts "
                               "when a type is registered twice, so choose another")
 

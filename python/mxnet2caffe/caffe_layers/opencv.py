@@ -6,7 +6,7 @@ family of the table (caffe/native_layers.py) has one layer class here. The users
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Sequence, Set
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from ..caffe.native_layers import NATIVE_LAYERS, NativeLayer
 from ..caffe.user_layers import user_layers
 from ..runtimes.imports import require
 
-_registered: Dict[str, type] = {}  # layer type -> its class registered with cv2.dnn
+_registered: Set[str] = set()  # the layer types registered with cv2.dnn
 _log = logging.getLogger(__name__)
 
 
@@ -105,4 +105,4 @@ def register_opencv_layers() -> None:
     cv2 = require("cv2")
     for name, layer_class in new.items():
         cv2.dnn_registerLayer(name, layer_class)
-        _registered[name] = layer_class
+        _registered.add(name)

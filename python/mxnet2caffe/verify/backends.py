@@ -94,7 +94,11 @@ def layer_types(prototxt: PathLike) -> FrozenSet[str]:
 def uses_native_layers(prototxt: PathLike) -> bool:
     """Whether a prototxt has layer types of our own (caffe_layers/) or of a plugin (declared in
     caffe/user_layers.py), which runtimes must be given."""
-    return bool(layer_types(prototxt) & (NATIVE_LAYER_TYPES | user_layer_types()))
+    return _has_native_types(layer_types(prototxt))
+
+
+def _has_native_types(types: FrozenSet[str]) -> bool:
+    return bool(types & (NATIVE_LAYER_TYPES | user_layer_types()))
 
 
 def _with_copies_of_other_tops(prototxt: PathLike, names: Sequence[str]) -> bytes:
@@ -149,12 +153,13 @@ def caffe_net(prototxt: PathLike, caffemodel: PathLike) -> Any:
     """A pycaffe Net (CPU mode, TEST phase) of the model, with the layer library loaded first when
     the prototxt uses our or a plugin's layer types."""
     caffe = import_caffe()
-    if uses_native_layers(prototxt):
+    types = layer_types(prototxt)
+    if _has_native_types(types):
         from ..caffe_layers import load  # only models with native layers need it
 
         load()
     # Caffe aborts the process on an unknown type: say which, and what brings them
-    unknown = layer_types(prototxt) - set(caffe.layer_type_list())
+    unknown = types - set(caffe.layer_type_list())
     if unknown:
         raise ConversionError(
             f"{prototxt} uses layer types that Caffe lacks: {', '.join(sorted(unknown))}; a plugin's layer types "
