@@ -41,9 +41,13 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+import mxnet2caffe.converters  # noqa: F401  (registers every converter: the ops to fuzz)
+from mxnet2caffe.converters.registry import supported_ops
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "se_resnet"
@@ -441,13 +445,27 @@ def _quiet() -> Iterator[None]:
         os.close(null)
 
 
+def mxnet_function(mx: ModuleType, op: str) -> Optional[Callable[..., Any]]:
+    """MXNet's symbol function of an op name, None if it has none."""
+    if op.startswith("_contrib_"):
+        return getattr(mx.sym.contrib, op[len("_contrib_"):], None)
+    for namespace in (mx.sym, mx.sym._internal):
+        if hasattr(namespace, op):
+            return getattr(namespace, op)
+    return None
+
+
+def mxnet_parameters(function: Callable[..., Any]) -> List[Tuple[str, str]]:
+    """(name, type as documented) of each parameter in the function's MXNet docstring."""
+    return re.findall(r"^(\w+) : ([^\n]*)", function.__doc__ or "", re.M)
+
+
 class SingleOps:
     """One-op graphs whose attributes are drawn from MXNet's own parameter list of the op (types,
     choices), kept when MXNet 1.9.1 accepts them on a random input, with weights of the shapes
     MXNet infers: valid models of every converted op, in many configurations. Needs MXNet (the
     test environment has it); without it this generator is left out."""
 
-    _PARAMETER = re.compile(r"^(\w+) : ([^\n]*)", re.M)
     _SKIPPED = {"name", "attr", "out", "ctx", "workspace", "cudnn_tune", "cudnn_off", "dtype", "out_dtype"}
     _POSITIVE = {"num_group", "stride", "dilate", "kernel", "scale", "num_filter", "num_hidden", "num_outputs",
                  "num_args", "reps", "repeats", "p_value", "nsize", "input_dim", "output_dim", "output_size",
@@ -459,11 +477,11 @@ class SingleOps:
         self.mx = mx
         self.ops: List[Tuple[str, Callable[..., Any], List[str], List[Tuple[str, str]]]] = []
         for op in _OPS:
-            function = self._function(op)
+            function = mxnet_function(mx, op)
             if function is None:
                 continue
             symbols, params = [], []
-            for name, kind in self._PARAMETER.findall(function.__doc__ or ""):
+            for name, kind in mxnet_parameters(function):
                 if kind.startswith("Symbol[]"):
                     symbols += ["*"]
                 elif kind.startswith("Symbol"):
@@ -471,15 +489,6 @@ class SingleOps:
                 elif name not in self._SKIPPED:
                     params.append((name, kind))
             self.ops.append((op, function, symbols, params))
-
-    def _function(self, op: str) -> Optional[Callable[..., Any]]:
-        mx = self.mx
-        if op.startswith("_contrib_"):
-            return getattr(mx.sym.contrib, op[len("_contrib_"):], None)
-        for namespace in (mx.sym, mx.sym._internal):
-            if hasattr(namespace, op):
-                return getattr(namespace, op)
-        return None
 
     @staticmethod
     def _value(name: str, kind: str, rng: random.Random) -> str:
@@ -551,20 +560,7 @@ _ATTRIBUTE_KEYS = [
     "align_corners", "step", "dtype", "ord", "temperature", "use_length", "mode", "lhs_axes", "rhs_axes",
 ]
 # the ops mxnet2caffe converts (and a few it does not), for nodes given another op
-_OPS = """
-Activation BatchNorm BatchNorm_v1 BlockGrad Cast Concat Convolution Convolution_v1 Crop Deconvolution Dropout
-ElementWiseSum Embedding Flatten FullyConnected InstanceNorm L2Normalization LRN LeakyReLU LinearRegressionOutput
-MAERegressionOutput Pad Pooling Pooling_v1 Reshape SliceChannel Softmax SoftmaxActivation SoftmaxOutput SwapAxis
-UpSampling _Div _DivScalar _Maximum _MaximumScalar _Minimum _MinimumScalar _Minus _MinusScalar _Mul _MulScalar _Plus
-_PlusScalar _PowerScalar _RDivScalar _RMinusScalar _RPowerScalar _add _contrib_AdaptiveAvgPooling2D
-_contrib_BilinearResize2D _copy _div _div_scalar _maximum _maximum_scalar _minimum _minimum_scalar _minus
-_minus_scalar _mul _mul_scalar _plus _plus_scalar _power_scalar _rdiv_scalar _rminus_scalar _rpower_scalar _sub abs
-add_n broadcast_add broadcast_div broadcast_maximum broadcast_minimum broadcast_minus broadcast_mul broadcast_plus
-broadcast_sub cast clip concat crop elemwise_add elemwise_div elemwise_mul elemwise_sub exp expand_dims flatten
-hard_sigmoid identity log log_softmax max max_axis mean min min_axis negative norm pad reciprocal relu repeat
-reshape rsqrt sigmoid sign slice slice_axis slice_like softmax softsign split sqrt square squeeze stop_gradient sum
-sum_axis swapaxes tanh tile transpose NoSuchOp null Custom _contrib_MultiBoxPrior
-""".split()
+_OPS = [*supported_ops(), "NoSuchOp", "null", "Custom", "_contrib_MultiBoxPrior"]
 _NAMES = ["data", "n0", "n1", "fc", "n0/reshape", "n0_output", "n1_weight", "", "a b", "\u00e9", "x" * 300]
 
 

@@ -14,7 +14,7 @@ from mxnet2caffe.onnx import layers as onnx_layers
 
 # what plugins change, module by module: each test starts from and leaves behind the state before it
 _PLUGIN_STATE = (
-    (registry, ("_REGISTRY", "_ORIGINS", "_OVERRIDDEN", "_REPLACED")),
+    (registry, ("_REGISTRY", "_ORIGINS", "_REPLACED")),
     (plugins, ("_LOADED", "_mxnet_setups", "_mxnet_setups_done", "_entry_points_loaded")),
     (user_layers, ("_USER_LAYERS",)),
     (onnx_layers, ("EMITTERS",)),
@@ -36,5 +36,5 @@ def isolated_plugins(monkeypatch):
     yield
     plugin_modules = {name for name, where in plugins.loaded_plugins().items() if where == "module"}
     for name in set(sys.modules) - modules_before:
-        if name.split(".")[0] in plugin_modules or name.startswith(("mxnet2caffe_plugin_", "mxnet2caffe_test_plugin")):
+        if name.split(".")[0] in plugin_modules or name.startswith((plugins.FILE_MODULE_PREFIX, "mxnet2caffe_test_plugin")):
             del sys.modules[name]

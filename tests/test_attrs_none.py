@@ -3,7 +3,8 @@ refuses it. The converter must agree with MXNet 1.9.1 on each: these tests give 
 with one attribute set to "None" to MXNet (load + infer_shape) and to the converter."""
 
 import json
-import re
+import sys
+from pathlib import Path
 
 import mxnet as mx
 import pytest
@@ -15,29 +16,25 @@ from mxnet2caffe.errors import ConversionError
 
 from harness import random_params
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+try:  # the fuzzer's way to MXNet's symbol function and documented parameters of an op
+    from fuzz import mxnet_function, mxnet_parameters
+finally:
+    sys.path.pop(0)
+
 SHAPE = (1, 4, 8, 8)
-
-
-def mxnet_function(op):
-    if op.startswith("_contrib_"):
-        return getattr(mx.sym.contrib, op[len("_contrib_"):], None)
-    for namespace in (mx.sym, mx.sym._internal):
-        if hasattr(namespace, op):
-            return getattr(namespace, op)
-    return None
 
 
 def mxnet_optional_parameters(op):
     """The parameters MXNet's documentation of `op` types as "... or None"."""
-    doc = mxnet_function(op).__doc__ or ""
-    return {name for name, kind in re.findall(r"^(\w+) : ([^\n]*)", doc, re.M) if " or None" in kind}
+    return {name for name, kind in mxnet_parameters(mxnet_function(mx, op)) if " or None" in kind}
 
 
 def test_optional_parameters_table_matches_mxnet():
     ops = set(OPTIONAL_PARAMETERS) | {"Convolution", "BatchNorm", "FullyConnected", "Concat", "LeakyReLU"}
     for op in sorted(ops):
         assert is_supported(op), op
-        assert mxnet_function(op) is not None, op
+        assert mxnet_function(mx, op) is not None, op
         assert mxnet_optional_parameters(op) == set(OPTIONAL_PARAMETERS.get(op, ())), op
 
 

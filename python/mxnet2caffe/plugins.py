@@ -40,6 +40,7 @@ ENTRY_POINT_GROUP = "mxnet2caffe.plugins"
 NO_ENTRY_POINTS = "MXNET2CAFFE_NO_ENTRY_POINTS"
 # at most this many characters of a plugin's exception message reach the user
 _MESSAGE_LIMIT = 300
+FILE_MODULE_PREFIX = "mxnet2caffe_plugin_"  # of the module names plugin files are imported under
 
 PluginSpec = Union[str, "os.PathLike[str]"]
 
@@ -166,7 +167,7 @@ def _forget(name: str) -> None:
 def _import_file(path: Path) -> ModuleType:
     """Executes a .py file as a module named after it and its full path (unique per file)."""
     digest = hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:10]
-    module_name = f"mxnet2caffe_plugin_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
+    module_name = f"{FILE_MODULE_PREFIX}{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise PluginError(f"plugin file {path} cannot be loaded as a Python module")

@@ -388,7 +388,7 @@ def convert_adaptive_avg_pooling(ctx: NodeContext) -> Converted:
     spatial = _spatial(ctx, (2,))
     output_size = ctx.spatial_attr("output_size", (1, 1))
     if min(output_size) <= 0:
-        raise ctx.error(f"output_size {output_size} must be positive")
+        raise ctx.error(f"output_size {listed(output_size)} must be positive")
     ctx.check_size(data.shape[:2] + tuple(output_size))
     if any(size % out for size, out in zip(spatial, output_size)):
         for size, out in zip(spatial, output_size):

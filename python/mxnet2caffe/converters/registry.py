@@ -26,7 +26,6 @@ BUILTIN = "mxnet2caffe"
 
 _REGISTRY: Dict[str, Converter] = {}
 _ORIGINS: Dict[str, str] = {}  # op -> BUILTIN or the plugin's name
-_OVERRIDDEN: Dict[str, str] = {}  # built-in op -> the plugin whose converter replaced ours
 _REPLACED: Dict[str, Converter] = {}  # built-in op -> our converter that a plugin's replaced
 
 
@@ -43,7 +42,6 @@ def register_converter(op: str, function: Converter, origin: str = BUILTIN, over
                 f"plugin '{origin}' registers a converter for op '{op}', which mxnet2caffe converts "
                 "already: register it with override=True to replace the built-in converter"
             )
-        _OVERRIDDEN[op] = origin
         _REPLACED[op] = _REGISTRY[op]
         log.info("plugin '%s' replaces mxnet2caffe's converter of op '%s'", origin, op)
     elif previous == origin:
@@ -60,8 +58,7 @@ def register_converter(op: str, function: Converter, origin: str = BUILTIN, over
 def forget_plugin(plugin: str) -> None:
     """Drops every converter `plugin` registered, putting back the built-in ones it replaced."""
     for op in [op for op, origin in _ORIGINS.items() if origin == plugin]:
-        if op in _OVERRIDDEN:
-            del _OVERRIDDEN[op]
+        if op in _REPLACED:
             _REGISTRY[op], _ORIGINS[op] = _REPLACED.pop(op), BUILTIN
         else:
             del _REGISTRY[op], _ORIGINS[op]
@@ -106,4 +103,4 @@ def plugin_ops() -> Dict[str, str]:
 
 def overridden_ops() -> Dict[str, str]:
     """built-in op -> the plugin whose converter replaced ours."""
-    return dict(sorted(_OVERRIDDEN.items()))
+    return {op: _ORIGINS[op] for op in sorted(_REPLACED)}

@@ -16,6 +16,7 @@ from typing import List, Tuple
 import numpy as np
 
 from ..caffe.net import Layer, Shape, Tensor
+from ..errors import listed
 from .context import Converted, NodeContext, Step, reshape_param
 from .registry import converter
 
@@ -57,7 +58,7 @@ def convert_tile(ctx: NodeContext) -> Converted:
     data = ctx.input(0)
     reps = ctx.attrs.int_tuple("reps")
     if any(rep < 1 for rep in reps):
-        raise ctx.error(f"reps {reps}: every repetition count must be at least 1")
+        raise ctx.error(f"reps {listed(reps)}: every repetition count must be at least 1")
     ndim = max(len(reps), len(data.shape))
     shape = (1,) * (ndim - len(data.shape)) + tuple(data.shape)
     reps = (1,) * (ndim - len(reps)) + tuple(reps)
