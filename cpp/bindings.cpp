@@ -3,11 +3,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cerrno>
+#include <memory>
+#include <unordered_map>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
 #include "mxnet2caffe/broadcast.hpp"
+#include "mxnet2caffe/file_writer.hpp"
 #include "mxnet2caffe/parallel.hpp"
 #include "mxnet2caffe/transpose.hpp"
 #include "mxnet2caffe/weights.hpp"
@@ -134,6 +138,58 @@ FloatArray to_float32(const py::array& array) {
   return y;
 }
 
+// A C-contiguous buffer of a Python object (bytes, a numpy array, a memoryview, an mmap), held
+// while native code reads it; let go with the GIL held.
+class HeldBuffer {
+ public:
+  explicit HeldBuffer(py::handle object) {
+    if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) throw py::error_already_set();
+  }
+  ~HeldBuffer() { PyBuffer_Release(&view_); }
+  HeldBuffer(const HeldBuffer&) = delete;
+  HeldBuffer& operator=(const HeldBuffer&) = delete;
+
+  const char* data() const { return static_cast<const char*>(view_.buf); }
+  std::int64_t size() const { return static_cast<std::int64_t>(view_.len); }
+
+ private:
+  Py_buffer view_;
+};
+
+void write_pieces(int fd, std::int64_t offset, const py::sequence& pieces, bool writeback, unsigned threads) {
+  std::vector<std::unique_ptr<HeldBuffer>> held;
+  std::unordered_map<PyObject*, std::unique_ptr<mxnet2caffe::Map>> maps;  // by the map object
+  std::vector<mxnet2caffe::Piece> list;
+  held.reserve(pieces.size());
+  list.reserve(pieces.size());
+  std::int64_t total = 0;
+  for (py::handle item : pieces) {
+    const auto pair = item.cast<std::pair<py::object, py::object>>();  // (buffer, map or None)
+    held.push_back(std::make_unique<HeldBuffer>(pair.first));
+    const mxnet2caffe::Piece piece{held.back()->data(), held.back()->size(), nullptr};
+    list.push_back(piece);
+    total += piece.size;
+    if (pair.second.is_none()) continue;
+    std::unique_ptr<mxnet2caffe::Map>& map = maps[pair.second.ptr()];
+    if (!map) {
+      held.push_back(std::make_unique<HeldBuffer>(pair.second));
+      map = std::make_unique<mxnet2caffe::Map>(mxnet2caffe::Map{held.back()->data(), held.back()->size()});
+    }
+    list.back().map = map.get();
+  }
+  int error = 0;
+  {
+    py::gil_scoped_release release;
+    const unsigned used = threads != 0 ? threads : mxnet2caffe::threads_for(2 * total);
+    error = mxnet2caffe::write_pieces(fd, offset, list, used, writeback);
+  }
+  if (error != 0) {
+    errno = error;
+    PyErr_SetFromErrno(PyExc_OSError);
+    throw py::error_already_set();
+  }
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -168,4 +224,13 @@ PYBIND11_MODULE(_native, m) {
   m.def("transpose_output_shape", &mxnet2caffe::transpose_output_shape, py::arg("shape"), py::arg("permutation"),
         "The shape of transpose(array, permutation) for an array of `shape`; ValueError saying why when "
         "permutation is not an order of its axes.");
+  m.def("write_pieces", &write_pieces, py::arg("fd"), py::arg("offset"), py::arg("pieces"), py::arg("writeback"),
+        py::arg("threads") = 0,
+        "Writes the pieces, (buffer, map) pairs of C-contiguous buffers, one after another into the open "
+        "regular file `fd` from byte `offset` on (pwrite: the file position does not move), on up to `threads` "
+        "threads (0: as many as are worth it). The file's blocks are reserved first. `map` is None or the "
+        "read-only shared map of a whole file (an mmap) that the buffer lies in: the pages are mapped in before "
+        "they are written and unmapped after, so that the process stays small. With writeback, the disk write "
+        "of each few MB starts as soon as they are written. OSError (the file then "
+        "holds some of the bytes), the buffer's own error for one that is not C-contiguous (numpy's: ValueError).");
 }

@@ -5,7 +5,7 @@ numpy can make an array of is accepted; integer arguments take anything with __i
 __int__.
 """
 
-from typing import ClassVar, Dict, List, Sequence, SupportsFloat, SupportsIndex, SupportsInt, Tuple, Union
+from typing import ClassVar, Dict, List, Optional, Sequence, SupportsFloat, SupportsIndex, SupportsInt, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -75,3 +75,14 @@ def to_float32(array: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
 def transpose_output_shape(shape: Sequence[_Int], permutation: Sequence[_Int]) -> List[int]:
     """The shape of transpose(array, permutation) for an array of `shape`; ValueError saying why when
     permutation is not an order of its axes."""
+
+def write_pieces(
+    fd: _Int, offset: _Int, pieces: Sequence[Tuple[object, Optional[object]]], writeback: bool, threads: _Int = 0
+) -> None:
+    """Writes the pieces, (buffer, map) pairs of C-contiguous buffers, one after another into the open
+    regular file `fd` from byte `offset` on (pwrite: the file position does not move), on up to `threads`
+    threads (0: as many as are worth it). The file's blocks are reserved first. `map` is None or the
+    read-only shared map of a whole file (an mmap) that the buffer lies in: the pages are mapped in before
+    they are written and unmapped after, so that the process stays small. With writeback, the disk write
+    of each few MB starts as soon as they are written. OSError (the file then holds some of the bytes),
+    the buffer's own error for one that is not C-contiguous (numpy's: ValueError)."""

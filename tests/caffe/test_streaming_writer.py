@@ -19,7 +19,7 @@ from mxnet2caffe.caffe import writer
 from mxnet2caffe.caffe.net import Layer, Net, Tensor
 from mxnet2caffe.caffe.schema import LayerParameter, NetParameter
 from mxnet2caffe.caffe.writer import caffemodel_bytes, write_caffemodel, write_net
-from mxnet2caffe.mxnet.params import MappedFile, file_offset, read_params
+from mxnet2caffe.mxnet.params import mapped_file, read_params
 from mxnet2caffe.mxnet.symbol import read_symbol
 from mxnet2caffe.options import ConvertOptions
 from mxnet2caffe.pipeline import build_net, run_graph_passes
@@ -163,25 +163,21 @@ def example_net():
     return net
 
 
-def large_mapped_arrays(net):
-    return [array for layer in net.layers for array in layer.blobs
-            if array.nbytes >= 1 << 16 and file_offset(np.ascontiguousarray(array)) is not None]
-
-
-def test_large_mapped_arrays_are_loaded_before_and_unmapped_after_writing(tmp_path, monkeypatch):
-    net = example_net()
-    large = large_mapped_arrays(net)
-    assert sum(array.nbytes for array in large) > 200_000  # the example has conv weights of 64 KiB and more
-    calls = {"load_pages": [], "drop_pages": []}
-    for name, ranges in calls.items():
-        real = getattr(MappedFile, name)
-        monkeypatch.setattr(MappedFile, name, lambda self, start=0, end=None, real=real, ranges=ranges: (
-            ranges.append((start, end)), real(self, start, end))[1])
+def test_arrays_viewing_the_params_map_are_handed_over_as_mapped(tmp_path, monkeypatch):
+    """The native writer maps in and unmaps the pages of exactly those (tests/test_native_file_writer.py
+    shows that it does)."""
+    handed = []
+    real = writer._native.write_pieces
+    monkeypatch.setattr(writer._native, "write_pieces",
+                        lambda fd, offset, pieces, **kwargs: (handed.extend(pieces), real(fd, offset, pieces, **kwargs))[1])
+    net, params = converted_net(f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params", {"data": (1, 1, 108, 108)}, "se")
     _, caffemodel = write_net(net, tmp_path / "se")
     assert caffemodel.read_bytes() == protobuf_caffemodel(net)
-    expected = sorted((offset, offset + array.nbytes)
-                      for array in large for _, offset in [file_offset(np.ascontiguousarray(array))])
-    assert sorted(calls["load_pages"]) == sorted(calls["drop_pages"]) == expected
+    params_map = mapped_file(next(iter(params.values())))
+    region = np.frombuffer(params_map, np.uint8)  # the whole map
+    arrays = [(chunk, map) for chunk, map in handed if isinstance(chunk, np.ndarray)]
+    assert all(map is (params_map if np.shares_memory(chunk, region) else None) for chunk, map in arrays)
+    assert sum(map is not None for _, map in arrays) > 30 and None in {map for _, map in arrays}
 
 
 # VmHWM: the peak resident memory of this process image (ru_maxrss would carry the parent's
@@ -218,18 +214,6 @@ def test_a_process_reading_and_writing_weights_stays_far_below_their_size(tmp_pa
     assert grown < size / 4, (grown, size)
 
 
-def test_written_ranges_are_handed_to_early_writeback(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(writer, "_start_writeback", lambda handle, offset, count: calls.append((offset, count)))
-    net = example_net()
-    _, caffemodel = write_net(net, tmp_path / "se")
-    written = caffemodel.read_bytes()
-    large = {np.ascontiguousarray(array).tobytes() for array in large_mapped_arrays(net)}
-    # each range handed over is exactly where one large array lies in the output
-    assert calls and all(written[offset:offset + count] in large for offset, count in calls)
-    assert sum(count for _, count in calls) >= sum(array.nbytes for array in large_mapped_arrays(net))
-
-
 def test_params_file_replaced_after_reading_still_gives_what_was_read(tmp_path):
     # the map holds the file that was read; the path now names another one
     params = tmp_path / "model-0000.params"
@@ -241,18 +225,6 @@ def test_params_file_replaced_after_reading_still_gives_what_was_read(tmp_path):
     os.replace(replacement, params)
     _, caffemodel = write_net(net, tmp_path / "se")
     assert caffemodel.read_bytes() == expected
-
-
-def test_linux_sync_file_range_is_found_and_accepts_a_range(tmp_path):
-    function = writer._sync_file_range()
-    assert function is not None  # Linux with glibc: the hint is given
-    path = tmp_path / "f"
-    path.write_bytes(b"x" * 10000)
-    handle = os.open(path, os.O_RDWR)
-    try:
-        assert function(handle, 0, 10000, writer._SYNC_FILE_RANGE_WRITE) == 0
-    finally:
-        os.close(handle)
 
 
 def test_the_stream_position_follows_the_writes(tmp_path):

@@ -13,9 +13,9 @@ next run or verify).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
-import functools
 import io
 import json
 import logging
@@ -23,7 +23,6 @@ import os
 import re
 import signal
 import stat
-import sys
 import tempfile
 import threading
 from collections import abc
@@ -35,8 +34,9 @@ import numpy as np
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
+from .. import _native
 from ..errors import OutputFileError
-from ..mxnet.params import file_offset
+from ..mxnet.params import mapped_file
 from .annotations import header_lines
 from .net import Layer, Net
 from .schema import BlobProto, BlobShape, LayerParameter, NetParameter
@@ -54,7 +54,7 @@ _LITTLE_ENDIAN_FLOAT32 = np.dtype("<f4")
 # a piece of the caffemodel: bytes, or float data (a flat C-order little-endian float32 array)
 Chunk = Union[bytes, np.ndarray]
 # what write_files_atomically writes: the bytes, or a function writing them to a stream
-Contents = Union[bytes, Callable[[BinaryIO], None]]
+Contents = Union[bytes, Callable[[BinaryIO], object]]
 
 
 def _scalar(message: Message, key: str, value: Any) -> Any:
@@ -175,32 +175,37 @@ def _layer_chunks(layer: Layer) -> List[Chunk]:
     return [_field_header(_NET_LAYER_FIELD, size) + before, *blobs, after]
 
 
-def write_caffemodel(net: Net, stream: BinaryIO) -> None:
-    """Writes the NetParameter with every layer and its blobs to `stream`, layer by layer, each
-    array from its own memory: for float32 weights, a view of the memory-mapped .params file.
-    A large mapped array's pages are mapped in one go before it is written and unmapped after
-    (the file's page cache keeps them), so that the process stays small; into a regular file,
-    a large array's disk write is started at once, so that the final fsync has little left."""
-    stream.write(NetParameter(name=net.name).SerializeToString())
-    handle = _regular_file(stream)
+def caffemodel_chunks(net: Net) -> List[Chunk]:
+    """The .caffemodel in pieces, in order: the NetParameter with every layer and its blobs."""
+    chunks: List[Chunk] = [NetParameter(name=net.name).SerializeToString()]
     for layer in _input_layers(net) + net.layers:
-        for chunk in _layer_chunks(layer):
-            if not isinstance(chunk, np.ndarray):
-                stream.write(chunk)
-                continue
-            large = chunk.nbytes >= _LARGE_ARRAY_BYTES
-            mapped = file_offset(chunk) if large else None
-            if mapped is not None:
-                mapped[0].load_pages(mapped[1], mapped[1] + chunk.nbytes)
-            stream.write(chunk.data.cast("B"))
-            if mapped is not None:
-                mapped[0].drop_pages(mapped[1], mapped[1] + chunk.nbytes)
-            if large and handle is not None:
-                _start_writeback(handle, stream.tell() - chunk.nbytes, chunk.nbytes)
+        chunks += _layer_chunks(layer)
+    return chunks
 
 
-# smaller arrays are left alone: a system call each would cost more than it saves
-_LARGE_ARRAY_BYTES = 1 << 16
+def write_caffemodel(net: Net, stream: BinaryIO) -> None:
+    """Writes the NetParameter with every layer and its blobs to `stream` (write_chunks)."""
+    write_chunks(caffemodel_chunks(net), stream)
+
+
+def write_chunks(chunks: List[Chunk], stream: BinaryIO) -> None:
+    """Writes the chunks one after another to `stream`, each array from its own memory: for
+    float32 weights, a view of the memory-mapped .params file.
+
+    Into a regular file, the native writer puts every chunk at its offset on as many threads as
+    help, with the file's blocks reserved up front; the pages of the mapped file are mapped in
+    before they are written and unmapped after, so that the process stays small, and the disk
+    write of each few MB starts at once, so that the final fsync has little left."""
+    handle = _regular_file(stream)
+    if handle is None:
+        for chunk in chunks:
+            stream.write(chunk.data.cast("B") if isinstance(chunk, np.ndarray) else chunk)
+        return
+    stream.flush()
+    start = stream.tell()
+    pieces = [(chunk, mapped_file(chunk) if isinstance(chunk, np.ndarray) else None) for chunk in chunks]
+    _native.write_pieces(handle, start, pieces, writeback=True)
+    stream.seek(start + sum(_size(chunk) for chunk in chunks))
 
 
 def _regular_file(stream: BinaryIO) -> Optional[int]:
@@ -210,34 +215,6 @@ def _regular_file(stream: BinaryIO) -> Optional[int]:
         return handle if stat.S_ISREG(os.fstat(handle).st_mode) else None
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
         return None
-
-
-_SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writing the range back, do not wait
-
-
-@functools.cache
-def _sync_file_range() -> Optional[Callable[[int, int, int, int], int]]:
-    """libc's sync_file_range (Linux only), or None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes  # numpy has loaded it already
-
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-def _start_writeback(handle: int, offset: int, count: int) -> None:
-    """Asks the kernel to start writing a range just written to disk now, while the rest of the model
-    is produced, so that the final fsync has less left to wait for. Only a hint: the fsync
-    still makes the file durable."""
-    function = _sync_file_range()
-    if function is not None and count > 0:
-        function(handle, offset, count, _SYNC_FILE_RANGE_WRITE)
 
 
 def caffemodel_bytes(net: Net) -> bytes:
@@ -274,23 +251,28 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
     temporaries: List[Tuple[str, Path]] = []
     cleanups: List[str] = []  # every temporary made (outputs' and the journal's)
     locks: List[int] = []  # one per output temporary: it is a live writer's until closed
+    streams: List[BinaryIO] = []  # one per output temporary, closed once written
     try:
-        for path, data in contents:
+        for path, _ in contents:
             path.parent.mkdir(parents=True, exist_ok=True)
             # a temporary exists only once it is listed for cleanup, and locked for as long as
             # this process may need it (under the folder lock: no one sees it unlocked)
             with _signals_deferred(), _folder_locked(path.parent):
                 _remove_dead_temporaries(path)
                 handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+                streams.append(os.fdopen(handle, "wb"))
+                os.fchmod(handle, _output_mode(path))
                 temporaries.append((temporary, path))
                 cleanups.append(temporary)
                 locks.append(os.dup(handle))  # the same open file: the lock outlives the writing
                 fcntl.flock(locks[-1], fcntl.LOCK_EX)
-            _write_one(handle, path, data)
+        _write_all(streams, [data for _, data in contents])
         with _signals_deferred():  # the journal and the renames are not torn by an interrupt
             _install_journaled(temporaries, cleanups)
     finally:
         with _signals_deferred():
+            for stream in streams:  # those an error left open
+                stream.close()
             for temporary in cleanups:
                 if os.path.exists(temporary):
                     os.unlink(temporary)
@@ -326,10 +308,26 @@ def _remove_dead_temporaries(path: Path) -> None:
 _MKSTEMP_LETTERS = 8
 
 
-def _write_one(handle: int, path: Path, data: Contents) -> None:
-    """Writes the contents to the temporary's descriptor, flushed to disk, and closes it."""
-    with os.fdopen(handle, "wb") as stream:
-        os.fchmod(stream.fileno(), _output_mode(path))
+def _write_all(streams: List[BinaryIO], contents: List[Contents]) -> None:
+    """Writes each file's contents to its temporary, the first file on this thread and each
+    other one on a thread of its own, started before: a file whose writing spends its time in
+    native code without the GIL (write_chunks) then costs little time beside one whose text is
+    rendered in Python (the prototxt). The first error is raised once every writer has stopped."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(contents) - 1)) as pool:
+        others = [pool.submit(_write_one, stream, data) for stream, data in zip(streams[1:], contents[1:])]
+        try:
+            if contents:
+                _write_one(streams[0], contents[0])
+        finally:
+            errors = [future.exception() for future in others]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def _write_one(stream: BinaryIO, data: Contents) -> None:
+    """Writes the contents to a temporary, flushed to disk, and closes it."""
+    with stream:
         if callable(data):
             data(stream)
         else:
@@ -505,9 +503,12 @@ def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
     prefix = Path(prefix)
     prototxt = prefix.with_name(prefix.name + ".prototxt")
     caffemodel = prefix.with_name(prefix.name + ".caffemodel")
+    # the caffemodel's headers first: its writer then goes into native code at once, and the
+    # prototxt is rendered while the weights are written
+    chunks = caffemodel_chunks(net)
     contents: List[Tuple[Path, Contents]] = [
-        (prototxt, prototxt_text(net).encode("utf-8")),
-        (caffemodel, lambda stream: write_caffemodel(net, stream)),
+        (prototxt, lambda stream: stream.write(prototxt_text(net).encode("utf-8"))),
+        (caffemodel, lambda stream: write_chunks(chunks, stream)),
     ]
     try:
         write_files_atomically(contents)

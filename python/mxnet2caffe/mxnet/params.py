@@ -21,14 +21,12 @@ truncated or corrupt file fails before any weight is read.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import mmap
 import os
 import stat
 import struct
-import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -227,28 +225,11 @@ def _skip_sparse(
 
 # how far the header walk goes before it unmaps what it went past
 _DROP_PAGES_EVERY = 16 << 20
-# linux/mman.h; Python's mmap module names it from 3.13 on
-_MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform.startswith("linux") else None)
 
 
 class MappedFile(mmap.mmap):
     """A read-only map of a regular .params file, told apart from other buffers so that the
-    writer finds which arrays view it, and where (file_offset)."""
-
-    @functools.cached_property
-    def address(self) -> int:
-        """Of the first byte."""
-        return int(np.frombuffer(self, np.uint8, 1).__array_interface__["data"][0])
-
-    def load_pages(self, start: int, end: int) -> None:
-        """Maps the pages holding bytes start..end into this process in one system call
-        (MADV_POPULATE_READ, Linux 5.14+), ahead of reading them all: cheaper than a page
-        fault every few pages. Only a hint: nothing happens where it is not supported."""
-        if _MADV_POPULATE_READ is not None:
-            try:
-                self.madvise(_MADV_POPULATE_READ, *self._page_range(start, end))
-            except OSError:  # an older kernel: the reads fault the pages in
-                pass
+    writer finds which arrays view it (mapped_file)."""
 
     def drop_pages(self, start: int = 0, end: Optional[int] = None) -> None:
         """Unmaps the pages holding bytes start..end from this process (MADV_DONTNEED of a
@@ -264,17 +245,14 @@ class MappedFile(mmap.mmap):
         return start, end - start
 
 
-def file_offset(array: np.ndarray) -> Optional[Tuple[MappedFile, int]]:
-    """The mapped .params file an array is a view of, and the byte offset of the array's
-    first element in it; None if the array's memory is not such a map."""
+def mapped_file(array: np.ndarray) -> Optional[MappedFile]:
+    """The mapped .params file an array is a view of, or None."""
     base = array.base
     while isinstance(base, np.ndarray):
         base = base.base
     if isinstance(base, memoryview):  # what np.frombuffer keeps of the buffer it was given
         base = base.obj
-    if not isinstance(base, MappedFile):
-        return None
-    return base, array.__array_interface__["data"][0] - base.address
+    return base if isinstance(base, MappedFile) else None
 
 
 _SPECIAL_FILES = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}
