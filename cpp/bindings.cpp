@@ -158,24 +158,29 @@ class HeldBuffer {
 
 void write_pieces(int fd, std::int64_t offset, const py::sequence& pieces, bool writeback, unsigned threads) {
   std::vector<std::unique_ptr<HeldBuffer>> held;
-  std::unordered_map<PyObject*, std::unique_ptr<mxnet2caffe::Map>> maps;  // by the map object
+  std::unordered_map<PyObject*, std::unique_ptr<mxnet2caffe::MappedSource>> sources;  // by map
   std::vector<mxnet2caffe::Piece> list;
   held.reserve(pieces.size());
   list.reserve(pieces.size());
   std::int64_t total = 0;
   for (py::handle item : pieces) {
-    const auto pair = item.cast<std::pair<py::object, py::object>>();  // (buffer, map or None)
+    const auto pair = item.cast<std::pair<py::object, py::object>>();  // (buffer, (map, fd) or None)
     held.push_back(std::make_unique<HeldBuffer>(pair.first));
-    const mxnet2caffe::Piece piece{held.back()->data(), held.back()->size(), nullptr};
-    list.push_back(piece);
-    total += piece.size;
+    list.push_back(mxnet2caffe::Piece{held.back()->data(), held.back()->size(), nullptr});
+    total += list.back().size;
     if (pair.second.is_none()) continue;
-    std::unique_ptr<mxnet2caffe::Map>& map = maps[pair.second.ptr()];
-    if (!map) {
-      held.push_back(std::make_unique<HeldBuffer>(pair.second));
-      map = std::make_unique<mxnet2caffe::Map>(mxnet2caffe::Map{held.back()->data(), held.back()->size()});
+    const auto source = pair.second.cast<std::pair<py::object, int>>();
+    std::unique_ptr<mxnet2caffe::MappedSource>& known = sources[source.first.ptr()];
+    if (!known) {
+      held.push_back(std::make_unique<HeldBuffer>(source.first));
+      known = std::make_unique<mxnet2caffe::MappedSource>(
+          mxnet2caffe::MappedSource{held.back()->data(), held.back()->size(), source.second});
     }
-    list.back().map = map.get();
+    const mxnet2caffe::Piece& piece = list.back();
+    if (piece.data < known->begin || piece.data + piece.size > known->begin + known->size) {
+      throw py::value_error("a piece does not lie in the map given with it");
+    }
+    list.back().source = known.get();
   }
   int error = 0;
   {
@@ -226,11 +231,12 @@ PYBIND11_MODULE(_native, m) {
         "permutation is not an order of its axes.");
   m.def("write_pieces", &write_pieces, py::arg("fd"), py::arg("offset"), py::arg("pieces"), py::arg("writeback"),
         py::arg("threads") = 0,
-        "Writes the pieces, (buffer, map) pairs of C-contiguous buffers, one after another into the open "
+        "Writes the pieces, (buffer, source) pairs of C-contiguous buffers, one after another into the open "
         "regular file `fd` from byte `offset` on (pwrite: the file position does not move), on up to `threads` "
-        "threads (0: as many as are worth it). The file's blocks are reserved first. `map` is None or the "
-        "read-only shared map of a whole file (an mmap) that the buffer lies in: the pages are mapped in before "
-        "they are written and unmapped after, so that the process stays small. With writeback, the disk write "
-        "of each few MB starts as soon as they are written. OSError (the file then "
+        "threads (0: as many as are worth it). The file's blocks are reserved first. `source` is None or "
+        "(map, file descriptor): a read-only map of a whole file that the buffer lies in, and that file open for "
+        "reading, from which the bytes are read instead (on Linux, spliced: never mapped into the process). "
+        "With writeback, the disk write of each few MB starts as soon as they are written. ValueError for a "
+        "piece outside its map; OSError (the file then "
         "holds some of the bytes), the buffer's own error for one that is not C-contiguous (numpy's: ValueError).");
 }

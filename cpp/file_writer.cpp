@@ -1,7 +1,6 @@
 #include "mxnet2caffe/file_writer.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,55 +20,13 @@ namespace {
 // each would cost more than the copy.
 const std::int64_t kGatheredBelow = 64 * 1024;
 const std::int64_t kGatherCapacity = 1 << 20;
-// A large piece is written in steps of this size: its pages mapped in, written, unmapped.
-// Writeback is started every time this much more is written.
+// Large pieces in memory are written in steps of this size; writeback is started every time
+// this much more is written.
 const std::int64_t kStep = 4 << 20;
 // Each thread's share of the file begins on a multiple of this.
 const std::int64_t kShareUnit = 1 << 20;
-
-#if defined(__linux__) && !defined(MADV_POPULATE_READ)
-#define MADV_POPULATE_READ 22  // linux/mman.h, Linux 5.14; older headers lack it
-#endif
-
-std::int64_t page_size() {
-  static const std::int64_t size = sysconf(_SC_PAGESIZE);
-  return size;
-}
-
-// madvise on the pages holding begin..end; only a hint, so a failure (an older kernel) is ignored:
-// the bytes written are the same.
-void advise(std::uintptr_t begin, std::uintptr_t end, int advice) {
-  const std::uintptr_t start = begin - begin % static_cast<std::uintptr_t>(page_size());
-  if (end > start) madvise(reinterpret_cast<void*>(start), end - start, advice);
-}
-
-// The page cache's folios are at most the size a page-table page maps (2 MiB with 4 KiB pages),
-// and aligned to their size in the file.
-std::uintptr_t largest_folio() {
-  return static_cast<std::uintptr_t>(page_size()) * (static_cast<std::uintptr_t>(page_size()) / sizeof(void*));
-}
-
-// Maps in the pages of the map that hold data..data+size, in one call.
-void map_in(const char* data, std::int64_t size) {
-#ifdef MADV_POPULATE_READ
-  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(data);
-  advise(begin, begin + static_cast<std::uintptr_t>(size), MADV_POPULATE_READ);
-#else
-  (void)data;
-  (void)size;
-#endif
-}
-
-// Unmaps the pages that reading data..data+size from the map may have mapped: those of every
-// folio it touched, which can reach past it on both sides (within the map: beyond it lies other
-// memory, which MADV_DONTNEED would clear).
-void map_out(const Map& map, const char* data, std::int64_t size) {
-  const std::uintptr_t base = reinterpret_cast<std::uintptr_t>(map.begin), folio = largest_folio();
-  const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(data) - base;
-  const std::uintptr_t last = first + static_cast<std::uintptr_t>(size);
-  const std::uintptr_t end = std::min(static_cast<std::uintptr_t>(map.size), (last + folio - 1) / folio * folio);
-  advise(base + first / folio * folio, base + end, MADV_DONTNEED);
-}
+// What a pipe between the source and the output holds (if the system allows that much).
+const int kPipeBytes = 1 << 20;
 
 // One thread's writing of a contiguous share of the output, in order.
 class ShareWriter {
@@ -80,27 +37,36 @@ class ShareWriter {
     gathered_.reserve(kGatherCapacity);
   }
 
+  ~ShareWriter() {
+    if (pipe_[0] >= 0) close(pipe_[0]);
+    if (pipe_[1] >= 0) close(pipe_[1]);
+  }
+
+  ShareWriter(const ShareWriter&) = delete;
+  ShareWriter& operator=(const ShareWriter&) = delete;
+
   // Bytes from..to of the piece, which belong at `position` of the output (from `offset`).
   void write(const Piece& piece, std::int64_t from, std::int64_t to, std::int64_t position) {
+    if (piece.source != nullptr) {
+      const std::int64_t at = piece.data - piece.source->begin + from;  // in the source file
+      if (piece.size < kGatheredBelow || !splice_range(piece.source->fd, at, to - from, position)) {
+        gather_from_file(piece.source->fd, at, to - from, position);
+      }
+      return;
+    }
     if (piece.size < kGatheredBelow) {
       gather(piece.data + from, to - from, position);
-      if (piece.map != nullptr) map_out(*piece.map, piece.data + from, to - from);
       return;
     }
     flush_gathered();
     for (std::int64_t step = from; step < to && !failed(); step += kStep) {
-      const std::int64_t size = std::min(kStep, to - step);
-      const char* data = piece.data + step;
-      if (piece.map != nullptr) map_in(data, size);
-      write_at(data, size, position + step - from);
-      if (piece.map != nullptr) map_out(*piece.map, data, size);
-      start_writeback(position + step - from + size);
+      write_at(piece.data + step, std::min(kStep, to - step), position + step - from);
     }
   }
 
   void finish() {
     flush_gathered();
-    if (!failed() && written_ > writeback_started_) start_writeback(written_, true);
+    if (!failed() && written_ > writeback_started_) start_writeback();
   }
 
  private:
@@ -117,6 +83,30 @@ class ShareWriter {
     }
     if (gathered_.empty()) gathered_at_ = position;
     gathered_.insert(gathered_.end(), data, data + size);
+  }
+
+  // Reads size bytes from the file at `at` into the gathered bytes, written as they fill up.
+  void gather_from_file(int source, std::int64_t at, std::int64_t size, std::int64_t position) {
+    while (size > 0 && !failed()) {
+      if (gathered_.size() == static_cast<std::size_t>(kGatherCapacity)) flush_gathered();
+      if (gathered_.empty()) gathered_at_ = position;
+      const std::size_t filled = gathered_.size();
+      const std::int64_t count = std::min<std::int64_t>(size, kGatherCapacity - static_cast<std::int64_t>(filled));
+      gathered_.resize(filled + static_cast<std::size_t>(count));
+      const ssize_t got = pread(source, gathered_.data() + filled, static_cast<std::size_t>(count), at);
+      if (got < 0 && errno == EINTR) {
+        gathered_.resize(filled);
+        continue;
+      }
+      if (got <= 0) {
+        fail(got < 0 ? errno : EIO);  // 0: the file ends before its map did
+        return;
+      }
+      gathered_.resize(filled + static_cast<std::size_t>(got));
+      at += got;
+      size -= got;
+      position += got;
+    }
   }
 
   void flush_gathered() {
@@ -137,17 +127,77 @@ class ShareWriter {
       size -= count;
       position += count;
     }
-    written_ = position;
+    wrote_up_to(position);
   }
 
-  // Asks the kernel to start the disk write of what this share wrote since the last time,
-  // once that is a step's worth (or at the end): a hint, which the final fsync does not rely on.
-  void start_writeback(std::int64_t end, bool last = false) {
-    if (!writeback_ || (!last && end - writeback_started_ < kStep)) return;
+  // Moves size bytes of the file at `at` to the output through a pipe: the page cache's pages
+  // go into the pipe by reference and are copied once, into the output's. Returns false, having
+  // written nothing, where the system cannot splice (not Linux, or a file system without it).
+  bool splice_range(int source, std::int64_t at, std::int64_t size, std::int64_t position) {
 #ifdef __linux__
-    sync_file_range(fd_, offset_ + writeback_started_, end - writeback_started_, SYNC_FILE_RANGE_WRITE);
+    if (!pipe_ready()) return false;
+    flush_gathered();
+    loff_t in = at, out = offset_ + position;
+    bool first = true;
+    while (size > 0 && !failed()) {
+      const ssize_t got = splice(source, &in, pipe_[1], nullptr, static_cast<std::size_t>(std::min<std::int64_t>(size, pipe_bytes_)),
+                                 SPLICE_F_MOVE);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && first && (errno == EINVAL || errno == ENOSYS)) {
+        splice_refused_ = true;
+        return false;
+      }
+      first = false;
+      if (got <= 0) {
+        fail(got < 0 ? errno : EIO);  // 0: the file ends before its map did
+        return true;
+      }
+      for (ssize_t left = got; left > 0;) {
+        const ssize_t put = splice(pipe_[0], nullptr, fd_, &out, static_cast<std::size_t>(left), SPLICE_F_MOVE);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) {
+          fail(put < 0 ? errno : EIO);
+          return true;
+        }
+        left -= put;
+      }
+      size -= got;
+      wrote_up_to(out - offset_);
+    }
+    return true;
+#else
+    (void)source;
+    (void)at;
+    (void)size;
+    (void)position;
+    return false;
 #endif
-    writeback_started_ = end;
+  }
+
+#ifdef __linux__
+  bool pipe_ready() {
+    if (pipe_[0] >= 0) return true;
+    if (splice_refused_ || pipe(pipe_) != 0) return false;
+    const int size = fcntl(pipe_[1], F_SETPIPE_SZ, kPipeBytes);  // the default holds 64 KiB
+    pipe_bytes_ = size > 0 ? size : fcntl(pipe_[1], F_GETPIPE_SZ);
+    if (pipe_bytes_ <= 0) pipe_bytes_ = 64 * 1024;
+    return true;
+  }
+#endif
+
+  void wrote_up_to(std::int64_t end) {
+    written_ = end;
+    if (written_ - writeback_started_ >= kStep) start_writeback();
+  }
+
+  // Asks the kernel to start the disk write of what this share wrote since the last time: a
+  // hint, which the final fsync does not rely on.
+  void start_writeback() {
+    if (!writeback_) return;
+#ifdef __linux__
+    sync_file_range(fd_, offset_ + writeback_started_, written_ - writeback_started_, SYNC_FILE_RANGE_WRITE);
+#endif
+    writeback_started_ = written_;
   }
 
   const int fd_;
@@ -158,6 +208,9 @@ class ShareWriter {
   std::int64_t gathered_at_ = 0;
   std::int64_t written_;            // the end of what this share wrote so far
   std::int64_t writeback_started_;  // up to where writeback was asked for
+  int pipe_[2] = {-1, -1};
+  std::int64_t pipe_bytes_ = 0;
+  bool splice_refused_ = false;
 };
 
 }  // namespace
@@ -180,7 +233,8 @@ int write_pieces(int fd, std::int64_t offset, const std::vector<Piece>& pieces, 
       const std::int64_t begin = share_start(share), end = share + 1 == shares ? total : share_start(share + 1);
       ShareWriter writer(fd, offset, begin, writeback, &error);
       // the first piece that ends after `begin`
-      std::size_t index = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), begin) - starts.begin()) - 1;
+      std::size_t index =
+          static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), begin) - starts.begin()) - 1;
       for (; index < pieces.size() && starts[index] < end; ++index) {
         const std::int64_t from = std::max(begin, starts[index]), to = std::min(end, starts[index + 1]);
         if (from < to) writer.write(pieces[index], from - starts[index], to - starts[index], from);

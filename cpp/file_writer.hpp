@@ -1,8 +1,8 @@
-// Writing a file from pieces of memory laid end to end, on several threads: the .caffemodel's
-// headers and float data, most of the data in a read-only map of the .params file.
+// Writing a file from pieces laid end to end, on several threads: the .caffemodel's headers and
+// float data, most of the data in the .params file the converter read.
 //
-// Plain C++11 and POSIX with no Python. The Linux calls (fallocate, sync_file_range,
-// MADV_POPULATE_READ) only make it faster: where they are missing, the bytes are the same.
+// Plain C++11 and POSIX with no Python. The Linux calls (fallocate, splice, sync_file_range) only
+// make it faster: elsewhere the bytes written are the same.
 #ifndef MXNET2CAFFE_FILE_WRITER_HPP_
 #define MXNET2CAFFE_FILE_WRITER_HPP_
 
@@ -11,27 +11,27 @@
 
 namespace mxnet2caffe {
 
-// Bytes of a read-only shared map of a whole file.
-struct Map {
+// A read-only map of a whole file, and the file, open for reading.
+struct MappedSource {
   const char* begin;
   std::int64_t size;
+  int fd;
 };
 
 struct Piece {
   const char* data;
   std::int64_t size;
-  // The map the piece lies in, or nullptr. Its pages are mapped into the process in one call
-  // before they are written and unmapped after (the page cache keeps them), so that the process
-  // stays small; the map's bounds say how far around the piece that may go: the kernel maps
-  // whole folios of the page cache, which reach into the pieces beside it.
-  const Map* map;
+  // The map the piece lies in, or nullptr. Such a piece is read from the file, not through the
+  // map: the page cache's pages go to the output without being mapped into this process (which
+  // would map whole folios, reaching into the pieces beside it), so that the process stays small.
+  const MappedSource* source;
 };
 
 // Writes the pieces one after another into the open file `fd` from byte `offset` on, on up to
-// `threads` threads. The file's blocks are reserved first; with `writeback`, the disk write
-// of each few MB is started as soon as they are written, so that a final fsync has little
-// left to wait for. Returns 0, or the errno of the first call that failed (the file then
-// holds some of the bytes).
+// `threads` threads. The file's blocks are reserved first; with `writeback`, the disk write of
+// each few MB is started as soon as they are written, so that a final fsync has little left to
+// wait for. Returns 0, or the errno of the first call that failed (EIO if a source file is
+// shorter than its map); the file then holds some of the bytes.
 int write_pieces(int fd, std::int64_t offset, const std::vector<Piece>& pieces, unsigned threads, bool writeback);
 
 }  // namespace mxnet2caffe

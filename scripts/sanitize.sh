@@ -25,9 +25,12 @@ FUZZ_CASES=${SANITIZE_FUZZ_CASES:-10000}
 SANITIZE_FLAGS=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 # Tests of mxnet2caffe._native that need no Caffe: the kernels against numpy, the weight transforms
-# bit for bit, the .params reader (its float conversion is native) and the passes that call the module.
+# bit for bit, the file writer (alone and writing models), the .params reader (its float conversion
+# is native) and the passes that call the module.
 MODULE_TESTS=(
   tests/test_native_transforms.py
+  tests/test_native_file_writer.py
+  tests/caffe/test_streaming_writer.py
   tests/caffe_layers/test_broadcast_kernel.py
   tests/caffe_layers/test_transpose_kernel.py
   tests/readers/test_params.py

@@ -77,12 +77,17 @@ def transpose_output_shape(shape: Sequence[_Int], permutation: Sequence[_Int]) -
     permutation is not an order of its axes."""
 
 def write_pieces(
-    fd: _Int, offset: _Int, pieces: Sequence[Tuple[object, Optional[object]]], writeback: bool, threads: _Int = 0
+    fd: _Int,
+    offset: _Int,
+    pieces: Sequence[Tuple[object, Optional[Tuple[object, _Int]]]],
+    writeback: bool,
+    threads: _Int = 0,
 ) -> None:
-    """Writes the pieces, (buffer, map) pairs of C-contiguous buffers, one after another into the open
+    """Writes the pieces, (buffer, source) pairs of C-contiguous buffers, one after another into the open
     regular file `fd` from byte `offset` on (pwrite: the file position does not move), on up to `threads`
-    threads (0: as many as are worth it). The file's blocks are reserved first. `map` is None or the
-    read-only shared map of a whole file (an mmap) that the buffer lies in: the pages are mapped in before
-    they are written and unmapped after, so that the process stays small. With writeback, the disk write
-    of each few MB starts as soon as they are written. OSError (the file then holds some of the bytes),
-    the buffer's own error for one that is not C-contiguous (numpy's: ValueError)."""
+    threads (0: as many as are worth it). The file's blocks are reserved first. `source` is None or
+    (map, file descriptor): a read-only map of a whole file that the buffer lies in, and that file open for
+    reading, from which the bytes are read instead (on Linux, spliced: never mapped into the process).
+    With writeback, the disk write of each few MB starts as soon as they are written. ValueError for a
+    piece outside its map; OSError (the file then holds some of the bytes), the buffer's own error for one
+    that is not C-contiguous (numpy's: ValueError)."""

@@ -163,9 +163,9 @@ def example_net():
     return net
 
 
-def test_arrays_viewing_the_params_map_are_handed_over_as_mapped(tmp_path, monkeypatch):
-    """The native writer maps in and unmaps the pages of exactly those (tests/test_native_file_writer.py
-    shows that it does)."""
+def test_arrays_viewing_the_params_map_are_handed_over_with_the_params_file(tmp_path, monkeypatch):
+    """The native writer reads exactly those from the file (tests/test_native_file_writer.py shows
+    that it does, and that the map is never touched)."""
     handed = []
     real = writer._native.write_pieces
     monkeypatch.setattr(writer._native, "write_pieces",
@@ -175,9 +175,13 @@ def test_arrays_viewing_the_params_map_are_handed_over_as_mapped(tmp_path, monke
     assert caffemodel.read_bytes() == protobuf_caffemodel(net)
     params_map = mapped_file(next(iter(params.values())))
     region = np.frombuffer(params_map, np.uint8)  # the whole map
-    arrays = [(chunk, map) for chunk, map in handed if isinstance(chunk, np.ndarray)]
-    assert all(map is (params_map if np.shares_memory(chunk, region) else None) for chunk, map in arrays)
-    assert sum(map is not None for _, map in arrays) > 30 and None in {map for _, map in arrays}
+    params_file = os.fstat(params_map.descriptor)
+    assert (params_file.st_dev, params_file.st_ino) == (os.stat(f"{EXAMPLE}-0000.params").st_dev,
+                                                        os.stat(f"{EXAMPLE}-0000.params").st_ino)
+    arrays = [(chunk, source) for chunk, source in handed if isinstance(chunk, np.ndarray)]
+    for chunk, source in arrays:
+        assert source == ((params_map, params_map.descriptor) if np.shares_memory(chunk, region) else None)
+    assert sum(source is not None for _, source in arrays) > 30 and None in {source for _, source in arrays}
 
 
 # VmHWM: the peak resident memory of this process image (ru_maxrss would carry the parent's

@@ -2,6 +2,7 @@
 float dtypes are converted once, headers are checked before data is read, and files that are not
 regular files either stream (pipes) or fail clearly (devices)."""
 
+import errno
 import gc
 import mmap
 import os
@@ -170,3 +171,17 @@ def test_dropped_pages_leave_the_process_and_read_again_from_the_file(tmp_path, 
     dropped = resident_kib()
     assert loaded - before > 60 * 1024 and dropped - before < 4 * 1024, (before, loaded, dropped)
     assert np.array_equal(array, weights)  # read again through the map, from the page cache
+
+
+def test_the_params_file_stays_open_as_long_as_its_map(tmp_path, rng):
+    """The writer reads mapped arrays from the map's own descriptor: open while any array views
+    the map, closed with it (no descriptor left behind per file read)."""
+    path = save_nd(tmp_path / "p.params", {"arg:w": rng.standard_normal((4, 5)).astype(np.float32)})
+    array = read_params(path)["w"]
+    descriptor = params_module.mapped_file(array).descriptor
+    assert os.path.samestat(os.fstat(descriptor), os.stat(path))
+    del array
+    gc.collect()
+    with pytest.raises(OSError) as raised:
+        os.fstat(descriptor)
+    assert raised.value.errno == errno.EBADF

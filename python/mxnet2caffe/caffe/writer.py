@@ -36,7 +36,7 @@ from google.protobuf.message import Message
 
 from .. import _native
 from ..errors import OutputFileError
-from ..mxnet.params import mapped_file
+from ..mxnet.params import MappedFile, mapped_file
 from .annotations import header_lines
 from .net import Layer, Net
 from .schema import BlobProto, BlobShape, LayerParameter, NetParameter
@@ -189,13 +189,13 @@ def write_caffemodel(net: Net, stream: BinaryIO) -> None:
 
 
 def write_chunks(chunks: List[Chunk], stream: BinaryIO) -> None:
-    """Writes the chunks one after another to `stream`, each array from its own memory: for
-    float32 weights, a view of the memory-mapped .params file.
+    """Writes the chunks one after another to `stream`, each array from its own memory or, for
+    the float32 weights that view the memory-mapped .params file, from that file.
 
     Into a regular file, the native writer puts every chunk at its offset on as many threads as
-    help, with the file's blocks reserved up front; the pages of the mapped file are mapped in
-    before they are written and unmapped after, so that the process stays small, and the disk
-    write of each few MB starts at once, so that the final fsync has little left."""
+    help, with the file's blocks reserved up front; the weights go from the .params file's page
+    cache to the output's without being mapped into this process (splice), which stays small,
+    and the disk write of each few MB starts at once, so that the final fsync has little left."""
     handle = _regular_file(stream)
     if handle is None:
         for chunk in chunks:
@@ -203,9 +203,15 @@ def write_chunks(chunks: List[Chunk], stream: BinaryIO) -> None:
         return
     stream.flush()
     start = stream.tell()
-    pieces = [(chunk, mapped_file(chunk) if isinstance(chunk, np.ndarray) else None) for chunk in chunks]
+    pieces = [(chunk, _source(chunk)) for chunk in chunks]
     _native.write_pieces(handle, start, pieces, writeback=True)
     stream.seek(start + sum(_size(chunk) for chunk in chunks))
+
+
+def _source(chunk: Chunk) -> Optional[Tuple[MappedFile, int]]:
+    """The mapped .params file an array views and its descriptor, for the native writer."""
+    mapped = mapped_file(chunk) if isinstance(chunk, np.ndarray) else None
+    return None if mapped is None else (mapped, mapped.descriptor)
 
 
 def _regular_file(stream: BinaryIO) -> Optional[int]:

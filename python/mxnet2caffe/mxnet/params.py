@@ -27,6 +27,7 @@ import mmap
 import os
 import stat
 import struct
+import weakref
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -229,7 +230,19 @@ _DROP_PAGES_EVERY = 16 << 20
 
 class MappedFile(mmap.mmap):
     """A read-only map of a regular .params file, told apart from other buffers so that the
-    writer finds which arrays view it (mapped_file)."""
+    writer finds which arrays view it (mapped_file), and the file kept open (`descriptor`,
+    closed with the map): the writer reads those arrays' bytes from the file, not through the
+    map, which would bring the pages into this process."""
+
+    descriptor: int
+
+    @classmethod
+    def of(cls, handle: int) -> MappedFile:
+        """The map of the whole file open as `handle`."""
+        mapped = cls(handle, 0, access=mmap.ACCESS_READ)
+        mapped.descriptor = os.dup(handle)  # the same open file: what was mapped, whatever the path names later
+        weakref.finalize(mapped, os.close, mapped.descriptor)
+        return mapped
 
     def drop_pages(self, start: int = 0, end: Optional[int] = None) -> None:
         """Unmaps the pages holding bytes start..end from this process (MADV_DONTNEED of a
@@ -270,7 +283,7 @@ def _map_file(path: str) -> Buffer:
                 return f.read()
             try:
                 # the map stays valid after the file is closed
-                return MappedFile(f.fileno(), 0, access=mmap.ACCESS_READ)
+                return MappedFile.of(f.fileno())
             except ValueError:  # an empty file cannot be mapped
                 return b""
     except FileNotFoundError:
