@@ -43,11 +43,6 @@ from .schema import BlobProto, BlobShape, LayerParameter, NetParameter
 
 log = logging.getLogger(__name__)
 
-_NET_LAYER_FIELD = NetParameter.DESCRIPTOR.fields_by_name["layer"].number
-_LAYER_BLOBS_FIELD = LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
-_BLOB_DATA_FIELD = BlobProto.DESCRIPTOR.fields_by_name["data"].number
-_BLOB_SHAPE_FIELD = BlobProto.DESCRIPTOR.fields_by_name["shape"].number
-_SHAPE_DIM_FIELD = BlobShape.DESCRIPTOR.fields_by_name["dim"].number
 _WIRE_LENGTH_DELIMITED = 2
 _LITTLE_ENDIAN_FLOAT32 = np.dtype("<f4")
 
@@ -109,6 +104,8 @@ def prototxt_text(net: Net) -> str:
 
 
 def _varint(value: int) -> bytes:
+    if value < 0x80:  # dims and short lengths: most varints of a model
+        return _ONE_BYTE_VARINTS[value]
     out = bytearray()
     while value >= 0x80:
         out.append(value & 0x7F | 0x80)
@@ -117,22 +114,34 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _field_header(field: int, length: int) -> bytes:
-    """Tag and length of a length-delimited field (a message, a string, packed values)."""
-    return _varint(field << 3 | _WIRE_LENGTH_DELIMITED) + _varint(length)
+_ONE_BYTE_VARINTS = [bytes([value]) for value in range(0x80)]
+
+
+def _tag(field: int) -> bytes:
+    """The tag of a length-delimited field (a message, a string, packed values)."""
+    return _varint(field << 3 | _WIRE_LENGTH_DELIMITED)
+
+
+_NET_LAYER_TAG = _tag(NetParameter.DESCRIPTOR.fields_by_name["layer"].number)
+_LAYER_BLOBS_FIELD = LayerParameter.DESCRIPTOR.fields_by_name["blobs"].number
+_LAYER_BLOBS_TAG = _tag(_LAYER_BLOBS_FIELD)
+_BLOB_DATA_TAG = _tag(BlobProto.DESCRIPTOR.fields_by_name["data"].number)
+_BLOB_SHAPE_TAG = _tag(BlobProto.DESCRIPTOR.fields_by_name["shape"].number)
+_SHAPE_DIM_TAG = _tag(BlobShape.DESCRIPTOR.fields_by_name["dim"].number)
 
 
 def _blob_field(array: np.ndarray) -> List[Chunk]:
     """One `blobs` field of a LayerParameter in pieces, the float data as a view of the
     array (C order, little-endian float32: the array is copied only if it is not)."""
     values = np.ascontiguousarray(array, dtype=_LITTLE_ENDIAN_FLOAT32).reshape(-1)
-    dims = b"".join(_varint(dim) for dim in array.shape)
-    shape = _field_header(_SHAPE_DIM_FIELD, len(dims)) + dims if dims else b""
-    chunks: List[Chunk] = []
-    if values.size:  # protobuf writes no field for an empty packed field
-        chunks += [_field_header(_BLOB_DATA_FIELD, values.nbytes), values]
-    chunks.append(_field_header(_BLOB_SHAPE_FIELD, len(shape)) + shape)
-    return [_field_header(_LAYER_BLOBS_FIELD, sum(_size(chunk) for chunk in chunks)), *chunks]
+    dims = b"".join([_varint(dim) for dim in array.shape])
+    shape = _SHAPE_DIM_TAG + _varint(len(dims)) + dims if dims else b""
+    shape_field = _BLOB_SHAPE_TAG + _varint(len(shape)) + shape
+    if not values.size:  # protobuf writes no field for an empty packed field
+        return [_LAYER_BLOBS_TAG + _varint(len(shape_field)) + shape_field]
+    data_header = _BLOB_DATA_TAG + _varint(values.nbytes)
+    size = len(data_header) + values.nbytes + len(shape_field)
+    return [_LAYER_BLOBS_TAG + _varint(size) + data_header, values, shape_field]
 
 
 def _size(chunk: Chunk) -> int:
@@ -172,7 +181,7 @@ def _layer_chunks(layer: Layer) -> List[Chunk]:
     before, after = _fields_around_blobs(_layer_message(layer))
     blobs = [chunk for array in layer.blobs for chunk in _blob_field(array)]
     size = len(before) + sum(_size(chunk) for chunk in blobs) + len(after)
-    return [_field_header(_NET_LAYER_FIELD, size) + before, *blobs, after]
+    return [_NET_LAYER_TAG + _varint(size) + before, *blobs, after]
 
 
 def caffemodel_chunks(net: Net) -> List[Chunk]:
