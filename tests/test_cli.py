@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -266,3 +267,27 @@ def test_opencv_profile_emits_ceil_mode_and_verifies(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ceil_mode: false" in (tmp_path / "out.prototxt").read_text()
     assert "round down with ceil_mode: false" in result.stdout and "OK: 2 blobs compared" in result.stdout
+
+
+def traced_calls(trace_file, command):
+    """The child's (and its threads') fsync and sync_file_range calls, as strace -f lists them."""
+    result = subprocess.run(["strace", "-f", "-e", "trace=fsync,fdatasync,sync_file_range", "-o", str(trace_file),
+                             sys.executable, "-m", "mxnet2caffe", *map(str, command)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return re.findall(r"\b(fsync|fdatasync|sync_file_range)\(", trace_file.read_text())
+
+
+@pytest.mark.parametrize("command", ["convert", "onnx"])
+def test_no_fsync_writes_the_same_files_without_flushing_them(tmp_path, command):
+    assert shutil.which("strace"), "strace is installed by scripts/setup_env.sh for the tests"
+    (symbol, params), _, _ = conv_model(tmp_path)
+    common = [command, symbol, params, "--input-shape", "data:1,3,8,8", "--output"]
+    flushed = traced_calls(tmp_path / "durable.trace", [*common, tmp_path / "durable" / "out"])
+    quick = traced_calls(tmp_path / "quick.trace", [*common, tmp_path / "quick" / "out", "--no-fsync"])
+    assert flushed.count("fsync") >= (5 if command == "convert" else 3)  # temporaries, journal, folder
+    assert quick == []
+    written = sorted(path.name for path in (tmp_path / "durable").iterdir())
+    assert written == (["out.caffemodel", "out.prototxt"] if command == "convert" else ["out.onnx"])
+    assert sorted(path.name for path in (tmp_path / "quick").iterdir()) == written
+    for name in written:
+        assert (tmp_path / "quick" / name).read_bytes() == (tmp_path / "durable" / name).read_bytes()

@@ -121,7 +121,8 @@ def run_convert(args: argparse.Namespace) -> int:
     if "onnx" in formats:
         _export_onnx(args, symbol, params)
     summary = convert(
-        symbol, params, _shapes(args.input_shape), output_prefix(args.output), _options(args), plugins=args.plugin
+        symbol, params, _shapes(args.input_shape), output_prefix(args.output), _options(args), plugins=args.plugin,
+        fsync=not args.no_fsync,
     )
     prototxt, caffemodel = summary.prototxt, summary.caffemodel
     assert prototxt is not None and caffemodel is not None  # convert() writes both when given an output
@@ -146,7 +147,7 @@ def _export_onnx(args: argparse.Namespace, symbol: Path, params: Path) -> int:
     net, model = convert_net_to_onnx(
         symbol, params, _shapes(args.input_shape), None, _options(args), args.opset, args.dynamic_batch, args.plugin
     )
-    path = write_onnx(model, output_prefix(args.output))
+    path = write_onnx(model, output_prefix(args.output), fsync=not args.no_fsync)
     print(f"wrote {path}")
     if args.trt_check:
         from .onnx.trt_check import write_trt_check  # needs polygraphy
@@ -339,6 +340,15 @@ def _onnx_options(parser: argparse.ArgumentParser, trt_check: bool = False) -> N
         )
 
 
+def _fsync_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-fsync", action="store_true",
+        help="do not flush the outputs to disk before installing them (faster, above all on slow disks): they "
+        "are still whole or untouched after an error or an interrupt, but a crash or a power loss can leave "
+        "them old, new, empty or mixed",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mxnet2caffe", description="Convert MXNet models to Caffe models with the same numbers."
@@ -358,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("caffe", "onnx", "caffe,onnx"), default="caffe",
         help="what to write: the Caffe model, an ONNX model of it (for TensorRT), or both",
     )
+    _fsync_option(conv)
     _onnx_options(conv, trt_check=True)
     conv.add_argument("--verify", action="store_true", help="then compare every layer with MXNet")
     _verify_options(conv)
@@ -369,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("params", help="FILE.params, or the checkpoint EPOCH")
     _conversion_options(exporter, input_shape_required=True)
     exporter.add_argument("--output", "-o", required=True, help="writes OUTPUT.onnx")
+    _fsync_option(exporter)
     _onnx_options(exporter, trt_check=True)
     exporter.add_argument("--seed", type=int, default=0, help="seed of the --trt-check inputs")
     exporter.add_argument(

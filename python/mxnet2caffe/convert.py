@@ -65,17 +65,21 @@ def convert(
     output: Optional[PathLike] = None,
     options: Optional[ConvertOptions] = None,
     plugins: Sequence[PluginSpec] = (),
+    fsync: bool = True,
 ) -> ConversionSummary:
     """Converts an MXNet model; writes OUTPUT.prototxt and OUTPUT.caffemodel if `output`.
 
     `symbol` and `params` are file paths (or an already read Graph, which the passes edit, /
     a name->array dict); `input_shapes` maps input names to shapes ('' for the only input);
     `plugins`: modules or .py files to load first (mxnet2caffe.extend), besides installed ones.
+    The outputs are installed together or not at all; with fsync=False they are not flushed to
+    disk first, so a crash or a power loss can leave them old, new, empty or mixed
+    (caffe.writer.write_files_atomically).
     """
     net = convert_to_net(symbol, params, input_shapes, output, options, plugins)
     prototxt = caffemodel = None
     if output is not None:
-        prototxt, caffemodel = write_net(net, output)
+        prototxt, caffemodel = write_net(net, output, fsync)
         log.info("wrote %s and %s (%d layers)", prototxt, caffemodel, len(net.layers))
     return ConversionSummary(
         prototxt=prototxt,

@@ -281,7 +281,7 @@ def test_a_conversion_holds_its_temporaries_locked_while_it_writes(tmp_path, mon
     seen = {}
     real = writer.write_chunks
 
-    def write_chunks(chunks, stream):
+    def write_chunks(chunks, stream, **options):
         for name in os.listdir(tmp_path):
             handle = os.open(tmp_path / name, os.O_RDONLY)
             try:
@@ -291,7 +291,7 @@ def test_a_conversion_holds_its_temporaries_locked_while_it_writes(tmp_path, mon
                 seen[name] = "locked"
             finally:
                 os.close(handle)
-        real(chunks, stream)
+        real(chunks, stream, **options)
 
     monkeypatch.setattr(writer, "write_chunks", write_chunks)
     mxnet2caffe.convert(f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params", {"data": (1, 1, 108, 108)}, tmp_path / "out")

@@ -12,6 +12,7 @@ from google.protobuf import text_format
 from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from mxnet2caffe.caffe import writer
 from mxnet2caffe.caffe.net import Layer, Net, Tensor
 from mxnet2caffe.caffe.schema import LayerParameter, NetParameter
 from mxnet2caffe.caffe.writer import (
@@ -232,11 +233,12 @@ def test_second_file_unwritable_leaves_first_untouched(tmp_path):
     assert listing(tmp_path) == ["blocker", "model.prototxt"]
 
 
-def test_failed_write_of_data_leaves_no_trace(tmp_path):
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "no fsync"])
+def test_failed_write_of_data_leaves_no_trace(tmp_path, fsync):
     files = old_outputs(tmp_path)
     with pytest.raises(TypeError):
         write_files_atomically(
-            [(tmp_path / "model.prototxt", b"new"), (tmp_path / "model.caffemodel", "not bytes")]
+            [(tmp_path / "model.prototxt", b"new"), (tmp_path / "model.caffemodel", "not bytes")], fsync
         )
     assert {path: path.read_bytes() for path in files} == files
     assert listing(tmp_path) == ["model.caffemodel", "model.prototxt"]
@@ -248,6 +250,28 @@ def test_output_path_that_is_a_directory(tmp_path):
         write_net(Net(name="n"), tmp_path / "model")
     assert listing(tmp_path) == ["model.caffemodel"]
     assert listing(tmp_path / "model.caffemodel") == []
+
+
+def test_without_fsync_nothing_is_flushed_and_no_journal_is_written(tmp_path, monkeypatch):
+    old_outputs(tmp_path)
+    flushed = []
+    monkeypatch.setattr(os, "fsync", flushed.append)
+    monkeypatch.setattr(writer, "_install_journaled", lambda *args: pytest.fail("journaled without fsync"))
+    write_files_atomically(new_contents(tmp_path), fsync=False)
+    assert flushed == []
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == {
+        "model.prototxt": b"new text", "model.caffemodel": b"new bytes"}
+
+
+def test_write_net_without_fsync_starts_no_writeback(tmp_path, monkeypatch, rng):
+    handed = []
+    real = writer._native.write_pieces
+    monkeypatch.setattr(writer._native, "write_pieces",
+                        lambda fd, offset, pieces, **kwargs: (handed.append(kwargs), real(fd, offset, pieces, **kwargs))[1])
+    net = sample_net(rng)
+    _, caffemodel = write_net(net, tmp_path / "quick", fsync=False)
+    assert caffemodel.read_bytes() == caffemodel_bytes(net)
+    assert handed == [{"writeback": False}]
 
 
 class FailingReplace:
@@ -265,20 +289,21 @@ class FailingReplace:
         self.real(source, destination)
 
 
-def renames_of_a_successful_write(monkeypatch, directory, existing):
+def renames_of_a_successful_write(monkeypatch, directory, existing, fsync):
     directory.mkdir()
     if existing:
         old_outputs(directory)
     counter = FailingReplace()
     monkeypatch.setattr(os, "replace", counter)
-    write_files_atomically(new_contents(directory))
+    write_files_atomically(new_contents(directory), fsync)
     monkeypatch.undo()
     return counter.calls
 
 
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "no fsync"])
 @pytest.mark.parametrize("existing", [True, False], ids=["over old outputs", "fresh"])
-def test_any_failing_rename_leaves_outputs_as_they_were(tmp_path, monkeypatch, existing):
-    renames = renames_of_a_successful_write(monkeypatch, tmp_path / "probe", existing)
+def test_any_failing_rename_leaves_outputs_as_they_were(tmp_path, monkeypatch, existing, fsync):
+    renames = renames_of_a_successful_write(monkeypatch, tmp_path / "probe", existing, fsync)
     assert renames >= 2
     for fail_at in range(1, renames + 1):
         directory = tmp_path / f"fail-at-{fail_at}"
@@ -286,7 +311,7 @@ def test_any_failing_rename_leaves_outputs_as_they_were(tmp_path, monkeypatch, e
         before = old_outputs(directory) if existing else {}
         monkeypatch.setattr(os, "replace", FailingReplace(fail_at))
         with pytest.raises(OSError, match="injected failure"):
-            write_files_atomically(new_contents(directory))
+            write_files_atomically(new_contents(directory), fsync)
         monkeypatch.undo()
         assert {path: path.read_bytes() for path in directory.iterdir()} == before, fail_at
 

@@ -197,14 +197,15 @@ def write_caffemodel(net: Net, stream: BinaryIO) -> None:
     write_chunks(caffemodel_chunks(net), stream)
 
 
-def write_chunks(chunks: List[Chunk], stream: BinaryIO) -> None:
+def write_chunks(chunks: List[Chunk], stream: BinaryIO, writeback: bool = True) -> None:
     """Writes the chunks one after another to `stream`, each array from its own memory or, for
     the float32 weights that view the memory-mapped .params file, from that file.
 
     Into a regular file, the native writer puts every chunk at its offset on as many threads as
     help, with the file's blocks reserved up front; the weights go from the .params file's page
     cache to the output's without being mapped into this process (splice), which stays small,
-    and the disk write of each few MB starts at once, so that the final fsync has little left."""
+    and with `writeback`, the disk write of each few MB starts at once, so that a final fsync
+    has little left."""
     handle = _regular_file(stream)
     if handle is None:
         for chunk in chunks:
@@ -213,7 +214,7 @@ def write_chunks(chunks: List[Chunk], stream: BinaryIO) -> None:
     stream.flush()
     start = stream.tell()
     pieces = [(chunk, _source(chunk)) for chunk in chunks]
-    _native.write_pieces(handle, start, pieces, writeback=True)
+    _native.write_pieces(handle, start, pieces, writeback=writeback)
     stream.seek(start + sum(_size(chunk) for chunk in chunks))
 
 
@@ -239,7 +240,7 @@ def caffemodel_bytes(net: Net) -> bytes:
     return stream.getvalue()
 
 
-def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
+def write_files_atomically(contents: List[Tuple[Path, Contents]], fsync: bool = True) -> None:
     """Writes every file to a temporary sibling, flushed to disk, then installs them all.
     A file's contents are bytes or a function that writes them to a stream. An install of the
     same outputs that a crash left half done is completed first (recover_install).
@@ -258,6 +259,10 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
     - each temporary is locked by its writer from the moment it exists: the temporaries of a
       conversion that was killed (SIGKILL, the out-of-memory killer) hold no lock, and the next
       conversion to the same output removes them.
+
+    With fsync=False nothing is flushed to disk and no journal is written: an error or an
+    interrupt still leaves the outputs as they were, but after a crash or a power loss they can
+    be old, new, empty or mixed, as files that `cp` wrote can.
 
     A new output gets the mode the umask gives new files, an overwritten one keeps its mode.
     """
@@ -281,9 +286,13 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]]) -> None:
                 cleanups.append(temporary)
                 locks.append(os.dup(handle))  # the same open file: the lock outlives the writing
                 fcntl.flock(locks[-1], fcntl.LOCK_EX)
-        _write_all(streams, [data for _, data in contents])
+        _write_all(streams, [data for _, data in contents], fsync)
         with _signals_deferred():  # the journal and the renames are not torn by an interrupt
-            _install_journaled(temporaries, cleanups)
+            if fsync:
+                _install_journaled(temporaries, cleanups)
+            elif temporaries:  # nothing on disk to recover from: the renames alone, in turn
+                with _folder_locked(temporaries[-1][1].parent):
+                    _install(temporaries)
     finally:
         with _signals_deferred():
             for stream in streams:  # those an error left open
@@ -323,16 +332,16 @@ def _remove_dead_temporaries(path: Path) -> None:
 _MKSTEMP_LETTERS = 8
 
 
-def _write_all(streams: List[BinaryIO], contents: List[Contents]) -> None:
+def _write_all(streams: List[BinaryIO], contents: List[Contents], fsync: bool) -> None:
     """Writes each file's contents to its temporary, the first file on this thread and each
     other one on a thread of its own, started before: a file whose writing spends its time in
     native code without the GIL (write_chunks) then costs little time beside one whose text is
     rendered in Python (the prototxt). The first error is raised once every writer has stopped."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(contents) - 1)) as pool:
-        others = [pool.submit(_write_one, stream, data) for stream, data in zip(streams[1:], contents[1:])]
+        others = [pool.submit(_write_one, stream, data, fsync) for stream, data in zip(streams[1:], contents[1:])]
         try:
             if contents:
-                _write_one(streams[0], contents[0])
+                _write_one(streams[0], contents[0], fsync)
         finally:
             errors = [future.exception() for future in others]
     for error in errors:
@@ -340,15 +349,16 @@ def _write_all(streams: List[BinaryIO], contents: List[Contents]) -> None:
             raise error
 
 
-def _write_one(stream: BinaryIO, data: Contents) -> None:
-    """Writes the contents to a temporary, flushed to disk, and closes it."""
+def _write_one(stream: BinaryIO, data: Contents, fsync: bool) -> None:
+    """Writes the contents to a temporary, flushed to disk if `fsync`, and closes it."""
     with stream:
         if callable(data):
             data(stream)
         else:
             stream.write(data)
         stream.flush()
-        os.fsync(stream.fileno())
+        if fsync:
+            os.fsync(stream.fileno())
 
 
 def journal_path(last_output: Path) -> Path:
@@ -512,9 +522,9 @@ def _restore(installed: List[Tuple[Path, Optional[str]]]) -> None:
             continue
 
 
-def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
-    """Writes PREFIX.prototxt and PREFIX.caffemodel as write_files_atomically does; returns
-    their paths."""
+def write_net(net: Net, prefix: str | os.PathLike[str], fsync: bool = True) -> Tuple[Path, Path]:
+    """Writes PREFIX.prototxt and PREFIX.caffemodel as write_files_atomically does (flushed to
+    disk unless not `fsync`); returns their paths."""
     prefix = Path(prefix)
     prototxt = prefix.with_name(prefix.name + ".prototxt")
     caffemodel = prefix.with_name(prefix.name + ".caffemodel")
@@ -523,10 +533,10 @@ def write_net(net: Net, prefix: str | os.PathLike[str]) -> Tuple[Path, Path]:
     chunks = caffemodel_chunks(net)
     contents: List[Tuple[Path, Contents]] = [
         (prototxt, lambda stream: stream.write(prototxt_text(net).encode("utf-8"))),
-        (caffemodel, lambda stream: write_chunks(chunks, stream)),
+        (caffemodel, lambda stream: write_chunks(chunks, stream, writeback=fsync)),
     ]
     try:
-        write_files_atomically(contents)
+        write_files_atomically(contents, fsync)
     except OSError as exc:
         failed = _requested_path(exc.filename, (prototxt, caffemodel)) or prefix
         raise OutputFileError(failed, f"cannot write the model: {exc.strerror or exc}") from None

@@ -30,13 +30,14 @@ def onnx_path(output: PathLike) -> Path:
     return path if path.suffix == ".onnx" else path.with_name(path.name + ".onnx")
 
 
-def write_onnx(model: Any, output: PathLike) -> Path:
-    """Checks the model (with full shape inference) and writes it atomically; returns the path."""
+def write_onnx(model: Any, output: PathLike, fsync: bool = True) -> Path:
+    """Checks the model (with full shape inference) and writes it atomically (flushed to disk
+    unless not `fsync`); returns the path."""
     onnx = require("onnx")
     onnx.checker.check_model(model, full_check=True)
     path = onnx_path(output)
     try:
-        write_files_atomically([(path, model.SerializeToString())])
+        write_files_atomically([(path, model.SerializeToString())], fsync)
     except OSError as exc:
         raise OutputFileError(exc.filename or path, f"cannot write the model: {exc.strerror or exc}") from None
     log.info("wrote %s", path)
