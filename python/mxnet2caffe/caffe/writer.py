@@ -1,14 +1,14 @@
 """Net -> .prototxt text and .caffemodel bytes, and writing both atomically.
 
 The .caffemodel is streamed: protobuf lengths follow from the blob shapes, so each layer's
-headers are computed up front and the float32 arrays are written from their own memory (for
-weights, views of the memory-mapped .params file: no copy in this process). The bytes are
-exactly protobuf's serialization of the whole NetParameter (fields in field-number order; a
-blob's data field before its shape field).
+headers are computed up front and the float32 arrays are written by native code from their own
+memory or, for weights that view the memory-mapped .params file, from that file (no copy in this
+process: write_chunks). The bytes are exactly protobuf's serialization of the whole NetParameter
+(fields in field-number order; a blob's data field before its shape field).
 
 The two files are installed together or not at all, even across a crash or power loss
 (write_files_atomically: temporaries flushed to disk, a journal, renames, recovery by the
-next run or verify).
+next run or verify; with fsync=False, across errors and interrupts only).
 """
 
 from __future__ import annotations
