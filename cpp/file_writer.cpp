@@ -131,22 +131,19 @@ class ShareWriter {
 
   // Moves size bytes of the file at `at` to the output through a pipe: the page cache's pages
   // go into the pipe by reference and are copied once, into the output's. Returns false, having
-  // written nothing, where the system cannot splice (not Linux, or a file system without it).
+  // written nothing, where the system cannot splice (not Linux, or a file system that refuses it
+  // on either side); the caller then reads the bytes instead.
   bool splice_range(int source, std::int64_t at, std::int64_t size, std::int64_t position) {
 #ifdef __linux__
     if (!pipe_ready()) return false;
     flush_gathered();
     loff_t in = at, out = offset_ + position;
-    bool first = true;
+    bool moved = false;  // nothing reached the output yet: a refusal can still fall back
     while (size > 0 && !failed()) {
-      const ssize_t got = splice(source, &in, pipe_[1], nullptr, static_cast<std::size_t>(std::min<std::int64_t>(size, pipe_bytes_)),
-                                 SPLICE_F_MOVE);
+      const ssize_t got = splice(source, &in, pipe_[1], nullptr,
+                                 static_cast<std::size_t>(std::min<std::int64_t>(size, pipe_bytes_)), SPLICE_F_MOVE);
       if (got < 0 && errno == EINTR) continue;
-      if (got < 0 && first && (errno == EINVAL || errno == ENOSYS)) {
-        splice_refused_ = true;
-        return false;
-      }
-      first = false;
+      if (got < 0 && !moved && refused(errno)) return give_up_splicing();
       if (got <= 0) {
         fail(got < 0 ? errno : EIO);  // 0: the file ends before its map did
         return true;
@@ -154,10 +151,12 @@ class ShareWriter {
       for (ssize_t left = got; left > 0;) {
         const ssize_t put = splice(pipe_[0], nullptr, fd_, &out, static_cast<std::size_t>(left), SPLICE_F_MOVE);
         if (put < 0 && errno == EINTR) continue;
+        if (put < 0 && !moved && refused(errno)) return give_up_splicing();  // the pipe's bytes go with it
         if (put <= 0) {
           fail(put < 0 ? errno : EIO);
           return true;
         }
+        moved = true;
         left -= put;
       }
       size -= got;
@@ -174,9 +173,21 @@ class ShareWriter {
   }
 
 #ifdef __linux__
+  static bool refused(int number) { return number == EINVAL || number == ENOSYS || number == EOPNOTSUPP; }
+
+  // This share reads instead from now on; the pipe is dropped with whatever it holds.
+  bool give_up_splicing() {
+    splice_refused_ = true;
+    close(pipe_[0]);
+    close(pipe_[1]);
+    pipe_[0] = pipe_[1] = -1;
+    return false;
+  }
+
   bool pipe_ready() {
+    if (splice_refused_) return false;
     if (pipe_[0] >= 0) return true;
-    if (splice_refused_ || pipe(pipe_) != 0) return false;
+    if (pipe(pipe_) != 0) return false;
     const int size = fcntl(pipe_[1], F_SETPIPE_SZ, kPipeBytes);  // the default holds 64 KiB
     pipe_bytes_ = size > 0 ? size : fcntl(pipe_[1], F_GETPIPE_SZ);
     if (pipe_bytes_ <= 0) pipe_bytes_ = 64 * 1024;
@@ -219,6 +230,11 @@ int write_pieces(int fd, std::int64_t offset, const std::vector<Piece>& pieces, 
   for (std::size_t index = 0; index < pieces.size(); ++index) starts[index + 1] = starts[index] + pieces[index].size;
   const std::int64_t total = starts.back();
   if (total == 0) return 0;
+  // pwrite ignores the offset of a file opened for appending (Linux): the bytes would land
+  // elsewhere
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags == -1) return errno;
+  if (flags & O_APPEND) return EINVAL;
 #ifdef __linux__
   // the blocks reserved in one extent: writing into them costs less than allocating them as
   // the pages come; where the file system cannot, the writes allocate them as usual

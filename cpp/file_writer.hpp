@@ -31,7 +31,8 @@ struct Piece {
 // `threads` threads. The file's blocks are reserved first; with `writeback`, the disk write of
 // each few MB is started as soon as they are written, so that a final fsync has little left to
 // wait for. Returns 0, or the errno of the first call that failed (EIO if a source file is
-// shorter than its map); the file then holds some of the bytes.
+// shorter than its map, EINVAL for a file opened for appending, where pwrite ignores offsets);
+// the file then holds some of the bytes.
 int write_pieces(int fd, std::int64_t offset, const std::vector<Piece>& pieces, unsigned threads, bool writeback);
 
 }  // namespace mxnet2caffe

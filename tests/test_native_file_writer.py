@@ -135,10 +135,20 @@ with open(sys.argv[1], "wb") as stream:
 """
 
 
-def test_a_file_size_limit_gives_efbig(tmp_path):
+def test_a_file_size_limit_gives_efbig_before_anything_is_written(tmp_path):
     result = subprocess.run([sys.executable, "-c", FILE_TOO_LARGE, str(tmp_path / "out")],
                             capture_output=True, text=True, check=True)
     assert result.stdout.split()[0] == str(errno.EFBIG)
+    assert (tmp_path / "out").stat().st_size == 0  # refused by the block reservation, not midway
+
+
+def test_a_file_opened_for_appending_is_refused(tmp_path):
+    """pwrite would put the bytes at the end, not at the offset (Linux)."""
+    path = tmp_path / "out"
+    path.write_bytes(b"kept")
+    with open(path, "ab") as stream, pytest.raises(OSError) as raised:
+        _native.write_pieces(stream.fileno(), 4, [(b"x" * (2 * MiB), None)], True)
+    assert raised.value.errno == errno.EINVAL and path.read_bytes() == b"kept"
 
 
 # the child writes 24 MiB of a mapped file after a header, and small pieces of it, on two threads

@@ -345,7 +345,7 @@ def _fsync_option(parser: argparse.ArgumentParser) -> None:
         "--no-fsync", action="store_true",
         help="do not flush the outputs to disk before installing them (faster, above all on slow disks): they "
         "are still whole or untouched after an error or an interrupt, but a crash or a power loss can leave "
-        "them old, new, empty or mixed",
+        "them old, new, empty, mixed or missing (the old file kept as a hidden .NAME.*.old)",
     )
 
 

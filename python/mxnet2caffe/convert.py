@@ -73,7 +73,7 @@ def convert(
     a name->array dict); `input_shapes` maps input names to shapes ('' for the only input);
     `plugins`: modules or .py files to load first (mxnet2caffe.extend), besides installed ones.
     The outputs are installed together or not at all; with fsync=False they are not flushed to
-    disk first, so a crash or a power loss can leave them old, new, empty or mixed
+    disk first, so a crash or a power loss can leave them old, new, empty, mixed or missing
     (caffe.writer.write_files_atomically).
     """
     net = convert_to_net(symbol, params, input_shapes, output, options, plugins)

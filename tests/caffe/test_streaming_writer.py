@@ -6,6 +6,7 @@ bundled example, a gluon model zoo network and hand-made layers with odd shapes,
 empty blobs.
 """
 
+import gzip
 import os
 import subprocess
 import sys
@@ -154,6 +155,23 @@ def test_streams_into_any_binary_stream(tmp_path):
     with open(path, "wb", buffering=0) as unbuffered:  # every chunk is its own write
         write_caffemodel(net, unbuffered)
     assert path.read_bytes() == protobuf_caffemodel(net)
+
+
+@pytest.mark.parametrize("opener", ["append", "gzip"])
+def test_streams_that_are_not_plain_files_get_the_bytes_through_write(tmp_path, opener):
+    """A file opened for appending, or a compressing stream (which has the file's descriptor too),
+    is written through its own write(): the native writer would put the bytes at offsets."""
+    net, _ = converted_net(f"{EXAMPLE}-symbol.json", f"{EXAMPLE}-0000.params", {"data": (1, 1, 108, 108)}, "se")
+    path = tmp_path / "model"
+    if opener == "append":
+        path.write_bytes(b"before")
+        with open(path, "ab") as stream:
+            write_caffemodel(net, stream)
+        assert path.read_bytes() == b"before" + protobuf_caffemodel(net)
+    else:
+        with gzip.open(path, "wb") as stream:
+            write_caffemodel(net, stream)
+        assert gzip.decompress(path.read_bytes()) == protobuf_caffemodel(net)
 
 
 # --- arrays viewing the mapped .params: written from the map, then unmapped ---------------

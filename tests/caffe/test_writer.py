@@ -252,6 +252,19 @@ def test_output_path_that_is_a_directory(tmp_path):
     assert listing(tmp_path / "model.caffemodel") == []
 
 
+def test_a_failure_right_after_a_temporary_is_made_leaves_no_trace(tmp_path, monkeypatch):
+    files = old_outputs(tmp_path)
+
+    def fchmod(handle, mode):
+        raise PermissionError(1, "injected failure")
+
+    monkeypatch.setattr(os, "fchmod", fchmod)
+    with pytest.raises(PermissionError):
+        write_files_atomically(new_contents(tmp_path))
+    assert {path: path.read_bytes() for path in files} == files
+    assert listing(tmp_path) == ["model.caffemodel", "model.prototxt"]
+
+
 def test_without_fsync_nothing_is_flushed_and_no_journal_is_written(tmp_path, monkeypatch):
     old_outputs(tmp_path)
     flushed = []

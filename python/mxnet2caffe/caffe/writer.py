@@ -206,7 +206,7 @@ def write_chunks(chunks: List[Chunk], stream: BinaryIO, writeback: bool = True) 
     cache to the output's without being mapped into this process (splice), which stays small,
     and with `writeback`, the disk write of each few MB starts at once, so that a final fsync
     has little left."""
-    handle = _regular_file(stream)
+    handle = _plain_file(stream)
     if handle is None:
         for chunk in chunks:
             stream.write(chunk.data.cast("B") if isinstance(chunk, np.ndarray) else chunk)
@@ -214,7 +214,13 @@ def write_chunks(chunks: List[Chunk], stream: BinaryIO, writeback: bool = True) 
     stream.flush()
     start = stream.tell()
     pieces = [(chunk, _source(chunk)) for chunk in chunks]
-    _native.write_pieces(handle, start, pieces, writeback=writeback)
+    # a descriptor of its own: should the stream be closed under it (an impatient Ctrl-C), the
+    # writing still goes to this file, never to another that took the number
+    own = os.dup(handle)
+    try:
+        _native.write_pieces(own, start, pieces, writeback=writeback)
+    finally:
+        os.close(own)
     stream.seek(start + sum(_size(chunk) for chunk in chunks))
 
 
@@ -224,12 +230,16 @@ def _source(chunk: Chunk) -> Optional[Tuple[MappedFile, int]]:
     return None if mapped is None else (mapped, mapped.descriptor)
 
 
-def _regular_file(stream: BinaryIO) -> Optional[int]:
-    """The stream's descriptor if it writes to a regular file, else None."""
+def _plain_file(stream: BinaryIO) -> Optional[int]:
+    """The descriptor of a stream that writes its bytes as they are, at its position, to a regular
+    file (not appending, not compressing them: gzip.open has a descriptor too), else None."""
+    if type(stream) not in (io.FileIO, io.BufferedWriter, io.BufferedRandom):
+        return None
     try:
         handle = stream.fileno()
-        return handle if stat.S_ISREG(os.fstat(handle).st_mode) else None
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        regular = stat.S_ISREG(os.fstat(handle).st_mode)
+        return handle if regular and not fcntl.fcntl(handle, fcntl.F_GETFL) & os.O_APPEND else None
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
         return None
 
 
@@ -262,7 +272,8 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]], fsync: bool = 
 
     With fsync=False nothing is flushed to disk and no journal is written: an error or an
     interrupt still leaves the outputs as they were, but after a crash or a power loss they can
-    be old, new, empty or mixed, as files that `cp` wrote can.
+    be old, new, empty or mixed, as files that `cp` wrote can, or missing, with the old file in
+    a hidden backup beside it (`.NAME.xxxxxxxx.old`).
 
     A new output gets the mode the umask gives new files, an overwritten one keeps its mode.
     """
@@ -280,12 +291,12 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]], fsync: bool = 
             with _signals_deferred(), _folder_locked(path.parent):
                 _remove_dead_temporaries(path)
                 handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-                streams.append(os.fdopen(handle, "wb"))
-                os.fchmod(handle, _output_mode(path))
-                temporaries.append((temporary, path))
                 cleanups.append(temporary)
+                streams.append(os.fdopen(handle, "wb"))
+                temporaries.append((temporary, path))
                 locks.append(os.dup(handle))  # the same open file: the lock outlives the writing
                 fcntl.flock(locks[-1], fcntl.LOCK_EX)
+                os.fchmod(handle, _output_mode(path))
         _write_all(streams, [data for _, data in contents], fsync)
         with _signals_deferred():  # the journal and the renames are not torn by an interrupt
             if fsync:
@@ -342,8 +353,12 @@ def _write_all(streams: List[BinaryIO], contents: List[Contents], fsync: bool) -
         try:
             if contents:
                 _write_one(streams[0], contents[0], fsync)
-        finally:
-            errors = [future.exception() for future in others]
+        except BaseException:
+            for future in others:  # the first error wins; the others are only logged
+                if future.exception() is not None:
+                    log.debug("also failed: %r", future.exception())
+            raise
+        errors = [future.exception() for future in others]
     for error in errors:
         if error is not None:
             raise error
