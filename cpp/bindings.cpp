@@ -158,7 +158,7 @@ class HeldBuffer {
 
 void write_pieces(int fd, std::int64_t offset, const py::sequence& pieces, bool writeback, unsigned threads) {
   std::vector<std::unique_ptr<HeldBuffer>> held;
-  std::unordered_map<PyObject*, std::unique_ptr<mxnet2caffe::MappedSource>> sources;  // by map
+  std::unordered_map<PyObject*, mxnet2caffe::MappedSource> sources;  // by map (its nodes stay put)
   std::vector<mxnet2caffe::Piece> list;
   held.reserve(pieces.size());
   list.reserve(pieces.size());
@@ -170,17 +170,18 @@ void write_pieces(int fd, std::int64_t offset, const py::sequence& pieces, bool 
     total += list.back().size;
     if (pair.second.is_none()) continue;
     const auto source = pair.second.cast<std::pair<py::object, int>>();
-    std::unique_ptr<mxnet2caffe::MappedSource>& known = sources[source.first.ptr()];
-    if (!known) {
+    auto known = sources.find(source.first.ptr());
+    if (known == sources.end()) {
       held.push_back(std::make_unique<HeldBuffer>(source.first));
-      known = std::make_unique<mxnet2caffe::MappedSource>(
-          mxnet2caffe::MappedSource{held.back()->data(), held.back()->size(), source.second});
+      known = sources.emplace(source.first.ptr(), mxnet2caffe::MappedSource{held.back()->data(), held.back()->size(),
+                                                                             source.second}).first;
     }
+    const mxnet2caffe::MappedSource& map = known->second;
     const mxnet2caffe::Piece& piece = list.back();
-    if (piece.data < known->begin || piece.data + piece.size > known->begin + known->size) {
+    if (piece.data < map.begin || piece.data + piece.size > map.begin + map.size) {
       throw py::value_error("a piece does not lie in the map given with it");
     }
-    list.back().source = known.get();
+    list.back().source = &map;
   }
   int error = 0;
   {

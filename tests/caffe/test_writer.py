@@ -269,7 +269,7 @@ def test_without_fsync_nothing_is_flushed_and_no_journal_is_written(tmp_path, mo
     old_outputs(tmp_path)
     flushed = []
     monkeypatch.setattr(os, "fsync", flushed.append)
-    monkeypatch.setattr(writer, "_install_journaled", lambda *args: pytest.fail("journaled without fsync"))
+    monkeypatch.setattr(writer.json, "dump", lambda *args: pytest.fail("a journal written without fsync"))
     write_files_atomically(new_contents(tmp_path), fsync=False)
     assert flushed == []
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == {

@@ -299,11 +299,7 @@ def write_files_atomically(contents: List[Tuple[Path, Contents]], fsync: bool = 
                 os.fchmod(handle, _output_mode(path))
         _write_all(streams, [data for _, data in contents], fsync)
         with _signals_deferred():  # the journal and the renames are not torn by an interrupt
-            if fsync:
-                _install_journaled(temporaries, cleanups)
-            elif temporaries:  # nothing on disk to recover from: the renames alone, in turn
-                with _folder_locked(temporaries[-1][1].parent):
-                    _install(temporaries)
+            _install_together(temporaries, cleanups, journaled=fsync)
     finally:
         with _signals_deferred():
             for stream in streams:  # those an error left open
@@ -381,7 +377,10 @@ def journal_path(last_output: Path) -> Path:
     return last_output.with_name(f".{last_output.name}.install")
 
 
-def _install_journaled(temporaries: List[Tuple[str, Path]], cleanups: List[str]) -> None:
+def _install_together(temporaries: List[Tuple[str, Path]], cleanups: List[str], journaled: bool) -> None:
+    """Renames the temporaries onto their outputs; `journaled`: behind a journal on disk that the
+    next run completes the renames from after a crash (without it there is nothing on disk to
+    recover from)."""
     if not temporaries:
         return
     journal = journal_path(temporaries[-1][1])
@@ -390,6 +389,9 @@ def _install_journaled(temporaries: List[Tuple[str, Path]], cleanups: List[str])
     # one install at a time into a folder: two conversions to the same output cannot interleave
     # their renames (the last complete one wins), and recovery never runs beside an install
     with _folder_locked(journal.parent):
+        if not journaled:
+            _install(temporaries)
+            return
         handle, staged = tempfile.mkstemp(prefix=journal.name + ".", dir=journal.parent)
         cleanups.append(staged)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
