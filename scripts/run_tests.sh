@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=test source scripts/setup_env.sh
+# every runtime the tests use is installed above or in the CI image: a test that finds one
+# missing fails instead of skipping (tests/test_packaging.py)
+export MXNET2CAFFE_REQUIRE_RUNTIMES=1
 # an installed plugin (entry point mxnet2caffe.plugins) that tests/test_plugins.py finds: a test fixture
 python -m pip install -q --no-deps ./tests/plugin_package
 # static checks first, each failing the run (settings in pyproject.toml): types of the package,
